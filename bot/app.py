@@ -1,0 +1,167 @@
+"""Wiring: `build_application` puts every handler and resource together; `serve` runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
+
+from bot.chats import ChatRegistry
+from bot.context import BotState, Services, TagwireApplication, TagwireContext
+from bot.delivery import DeliveryConfig, DeliveryEngine
+from bot.following import FollowingService
+from bot.ingest import Ingestor
+from bot.sender import PtbSender
+from bot.settings import Settings
+from bot.updates import PerChatUpdateProcessor
+from handlers import bot_commands, register_handlers
+from storage import open_store
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+DELIVERY_RETENTION = 7 * 24 * 3600
+PRUNE_INTERVAL = 6 * 3600
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the operator."""
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    return DeliveryConfig(
+        rate_limit=settings.rate_limit,
+        private_interval=settings.private_chat_interval,
+        group_interval=settings.group_chat_interval,
+        poll_interval=settings.outbox_poll_interval,
+    )
+
+
+def build_application(settings: Settings) -> TagwireApplication:
+    """The Application with every handler; nothing is opened until post_init."""
+    # Without this python-telegram-bot warns on every 429 it parses; tagwire reads either form.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    in_flight = delivery_config(settings).max_in_flight
+    application: TagwireApplication = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.telegram_api_url)
+        .context_types(ContextTypes(context=TagwireContext, bot_data=BotState))
+        .concurrent_updates(PerChatUpdateProcessor(256))
+        # Deliveries overlap; replies to commands need connections of their own beside them.
+        .connection_pool_size(in_flight + 64)
+        .pool_timeout(10.0)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data.settings = settings
+    register_handlers(application)
+    return application
+
+
+async def _post_init(application: TagwireApplication) -> None:
+    settings = application.bot_data.require_settings()
+    store = await open_store(settings.database)
+    chats = ChatRegistry(store)
+    engine = DeliveryEngine(
+        store,
+        PtbSender(application.bot),
+        delivery_config(settings),
+        on_chat_gone=chats.forget,
+    )
+    application.bot_data.services = Services(
+        store=store,
+        chats=chats,
+        following=FollowingService(store),
+        ingestor=Ingestor(store, on_queued=engine.wake),
+        engine=engine,
+    )
+    try:
+        await application.bot.set_my_commands(bot_commands())
+    except TelegramError as exc:
+        logger.warning("could not register the command menu: %s", exc)
+    engine.start()
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            _prune_deliveries, interval=PRUNE_INTERVAL, first=60, name="prune-deliveries"
+        )
+
+
+async def _post_stop(application: TagwireApplication) -> None:
+    services = application.bot_data.services
+    if services is not None:
+        await services.engine.stop()
+
+
+async def _post_shutdown(application: TagwireApplication) -> None:
+    services = application.bot_data.services
+    if services is not None:
+        # Already stopped by post_stop unless start-up failed half way.
+        await services.engine.stop()
+        await services.store.close()
+        application.bot_data.services = None
+
+
+async def _prune_deliveries(context: TagwireContext) -> None:
+    removed = await context.store.prune_deliveries(time.time() - DELIVERY_RETENTION)
+    if removed:
+        logger.info("pruned %d finished deliveries older than 7 days", removed)
+
+
+async def _initialize(application: TagwireApplication, stop: asyncio.Event) -> bool:
+    """Connect to Telegram, waiting out an outage; False when asked to stop meanwhile."""
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            return True
+        except InvalidToken:
+            raise StartupError(
+                "TAGWIRE_BOT_TOKEN was rejected by Telegram: check it with @BotFather"
+            ) from None
+        except NetworkError as exc:
+            logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return False
+        except TimeoutError:
+            delay = min(60.0, delay * 2)
+
+
+async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
+    """Run the bot with long polling until `stop` is set, then shut down cleanly, calling the
+    post_init / post_stop / post_shutdown hooks as run_polling would."""
+    if not await _initialize(application, stop):
+        return
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        await application.start()
+        logger.info("tagwire is running as @%s", application.bot.username)
+        try:
+            await stop.wait()
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

@@ -1,0 +1,511 @@
+"""The delivery engine: drains the durable outbox at Telegram's limits, fair between chats.
+
+A delivery row stays `pending` until Telegram has accepted the message, so a crash repeats at
+most the messages in flight and the few whose success was not yet written (one flush period).
+Requests overlap (up to `max_in_flight`), so the overall rate holds when each call is slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.formatting import render_teaser
+from bot.sender import Failure, FailureKind, Sender, classify
+from storage.base import Store
+from storage.models import Article, DeliveryStatus, DeliveryUpdate, PendingDelivery
+
+logger = logging.getLogger(__name__)
+
+GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
+# Network errors in a row, with no success between them, that mean Telegram is unreachable.
+OUTAGE_AFTER_FAILURES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    rate_limit: float = 25.0
+    private_interval: float = 1.0
+    group_interval: float = 3.0
+    poll_interval: float = 1.0
+    claim_batch: int = 500
+    # Rows beyond this many per chat wait in the database, so one busy chat cannot crowd out
+    # the others (memory is bounded by claim_batch either way).
+    per_chat_queue: int = 10
+    max_attempts: int = 10
+    max_backoff: float = 300.0
+    outage_max_backoff: float = 30.0
+    flush_interval: float = 0.1
+    flush_size: int = 200
+    lease: float = 3600.0
+    shutdown_grace: float = 10.0
+
+    @property
+    def max_in_flight(self) -> int:
+        # Enough overlapping requests to hold the rate with calls of up to two seconds.
+        return max(8, min(512, int(self.rate_limit * 2)))
+
+
+@dataclass
+class _Lane:
+    """One chat's queue: its deliveries in order and the earliest time it may receive again."""
+
+    chat_id: int
+    interval: float
+    queue: deque[PendingDelivery] = field(default_factory=deque)
+    ready_at: float = 0.0
+    busy: bool = False
+    scheduled_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class DeliveryCounters:
+    sent: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def count_failure(self, kind: FailureKind) -> None:
+        self.failed[kind.value] = self.failed.get(kind.value, 0) + 1
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        config: DeliveryConfig,
+        *,
+        render: Callable[[Article], str] = render_teaser,
+        on_sent: Callable[[PendingDelivery], None] | None = None,
+        on_failure: Callable[[PendingDelivery, Failure], None] | None = None,
+        on_chat_gone: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._config = config
+        self._render = render
+        self._on_sent = on_sent
+        self._on_failure = on_failure
+        self._on_chat_gone = on_chat_gone
+        self.counters = DeliveryCounters()
+
+        self._lanes: dict[int, _Lane] = {}
+        self._heap: list[tuple[float, int, int]] = []
+        self._sequence = itertools.count()
+        self._queued = 0
+        self._claimed_ids: set[int] = set()
+        self._texts: OrderedDict[int, str | None] = OrderedDict()
+        self._results: list[DeliveryUpdate] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._stopping = False
+        self._stopped = False
+        self._next_send_at = 0.0
+        self._paused_until = 0.0
+        self._outage_backoff = 0.0
+        self._failures_in_a_row = 0
+        self._storage_lock = asyncio.Lock()
+        self._runner: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    # Control
+
+    def wake(self) -> None:
+        """New deliveries were queued in this process: look at the outbox now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="tagwire-delivery")
+        self._flusher = asyncio.create_task(self._flush_loop(), name="tagwire-delivery-flush")
+
+    async def stop(self) -> None:
+        """Finish the requests in flight, write every outcome, give back unsent claims."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            await self._runner
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=self._config.shutdown_grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._flushed.set()
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush()
+        await self._release_unsent()
+
+    @property
+    def queued(self) -> int:
+        """Deliveries held in memory, waiting for their chat's turn."""
+        return self._queued
+
+    # Main loop
+
+    async def _run(self) -> None:
+        released = await self._store.release_claims()
+        if released:
+            logger.info("resuming %d deliveries left in flight by the previous run", released)
+        last_claim = float("-inf")
+        while not self._stopping:
+            try:
+                now = time.monotonic()
+                if self._queued < self._config.claim_batch // 2 and (
+                    self._wake.is_set() or now - last_claim >= self._config.poll_interval
+                ):
+                    self._wake.clear()
+                    claimed = await self._refill()
+                    last_claim = time.monotonic()
+                    if claimed >= self._config.claim_batch:
+                        # A full batch means more are due: claim again as soon as there is room.
+                        last_claim = float("-inf")
+                lane = self._next_ready_lane()
+                if lane is None:
+                    await self._idle(last_claim)
+                    continue
+                await self._dispatch(lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The outbox stays in the database; log, wait a little, and carry on.
+                logger.exception("delivery loop error; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _idle(self, last_claim: float) -> None:
+        now = time.monotonic()
+        wait = self._config.poll_interval - (now - last_claim)
+        if self._heap:
+            wait = min(wait, self._heap[0][0] - now)
+        wait = max(0.005, wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    def _next_ready_lane(self) -> _Lane | None:
+        now = time.monotonic()
+        while self._heap:
+            ready_at, _, chat_id = self._heap[0]
+            lane = self._lanes.get(chat_id)
+            if lane is None or lane.scheduled_at != ready_at or lane.busy or not lane.queue:
+                heapq.heappop(self._heap)
+                continue
+            if ready_at > now:
+                return None
+            heapq.heappop(self._heap)
+            lane.scheduled_at = None
+            return lane
+        return None
+
+    def _schedule(self, lane: _Lane) -> None:
+        if lane.busy or not lane.queue:
+            return
+        lane.scheduled_at = lane.ready_at
+        heapq.heappush(self._heap, (lane.ready_at, next(self._sequence), lane.chat_id))
+
+    async def _dispatch(self, lane: _Lane) -> None:
+        # Global spacing: never more than rate_limit sends start in any second.
+        now = time.monotonic()
+        start_at = max(self._next_send_at, self._paused_until)
+        if start_at > now:
+            lane.busy = True
+            try:
+                await asyncio.sleep(start_at - now)
+            finally:
+                lane.busy = False
+            now = time.monotonic()
+            if self._paused_until > now:
+                # A global 429 arrived while waiting: this lane goes back in line.
+                self._schedule(lane)
+                return
+        await self._slots.acquire()
+        if self._stopping or not lane.queue:
+            self._slots.release()
+            self._schedule(lane)
+            return
+        delivery = lane.queue.popleft()
+        self._queued -= 1
+        lane.busy = True
+        now = time.monotonic()
+        self._next_send_at = max(now, self._next_send_at) + 1.0 / self._config.rate_limit
+        lane.ready_at = now + lane.interval
+        task = asyncio.create_task(self._send(lane, delivery))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, lane: _Lane, delivery: PendingDelivery) -> None:
+        try:
+            text = self._texts.get(delivery.article_id)
+            if text is None:
+                self._finish(delivery, DeliveryStatus.FAILED, "the story no longer exists")
+                return
+            try:
+                await self._sender.send_message(delivery.chat_id, text)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._handle_failure(lane, delivery, classify(exc))
+                return
+            self._failures_in_a_row = 0
+            self._outage_backoff = 0.0
+            self.counters.sent += 1
+            self._finish(delivery, DeliveryStatus.SENT, None)
+            if self._on_sent is not None:
+                self._on_sent(delivery)
+        finally:
+            self._slots.release()
+            lane.busy = False
+            self._schedule(lane)
+            self._wake.set()
+
+    async def _handle_failure(
+        self, lane: _Lane, delivery: PendingDelivery, failure: Failure
+    ) -> None:
+        self.counters.count_failure(failure.kind)
+        if self._on_failure is not None:
+            self._on_failure(delivery, failure)
+        now = time.monotonic()
+        if failure.kind is FailureKind.RATE_LIMITED:
+            logger.warning(
+                "429 for chat %s: waiting %.0f s before retrying", lane.chat_id, failure.retry_after
+            )
+            lane.ready_at = now + failure.retry_after
+            if lane.chat_id > 0:
+                # Private chats are already held to one message a second, so a 429 there is
+                # the bot-wide limit: everyone waits.
+                self._paused_until = max(self._paused_until, now + failure.retry_after)
+            self._requeue_front(lane, delivery)
+        elif failure.kind is FailureKind.CHAT_GONE:
+            logger.info(
+                "chat %s is gone (%s): marking it inactive", lane.chat_id, failure.description
+            )
+            await self._drop_chat(lane, failure.description)
+        elif failure.kind is FailureKind.MIGRATED and failure.new_chat_id is not None:
+            logger.info("chat %s moved to %s", lane.chat_id, failure.new_chat_id)
+            await self._move_chat(lane, delivery, failure.new_chat_id)
+        elif failure.kind is FailureKind.REJECTED:
+            logger.error(
+                "Telegram rejected story %s for chat %s: %s",
+                delivery.article_id,
+                lane.chat_id,
+                failure.description,
+            )
+            self._finish(delivery, DeliveryStatus.FAILED, failure.description)
+        else:
+            self._handle_transient(lane, delivery, failure, now)
+
+    def _handle_transient(
+        self, lane: _Lane, delivery: PendingDelivery, failure: Failure, now: float
+    ) -> None:
+        self._failures_in_a_row += 1
+        lane.last_error = failure.description
+        if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
+            # Nothing has got through for several tries: Telegram (or the network) is down.
+            # Pause everyone rather than spend each story's attempts on the outage.
+            self._outage_backoff = min(
+                self._config.outage_max_backoff, max(1.0, self._outage_backoff * 2)
+            )
+            self._paused_until = max(self._paused_until, now + self._outage_backoff)
+            if self._outage_backoff >= self._config.outage_max_backoff:
+                logger.warning("Telegram unreachable: %s", failure.description)
+            self._requeue_front(lane, delivery)
+            return
+        attempts = delivery.attempts + 1
+        if attempts >= self._config.max_attempts:
+            logger.error(
+                "giving up on story %s for chat %s after %d attempts: %s",
+                delivery.article_id,
+                lane.chat_id,
+                attempts,
+                failure.description,
+            )
+            self._finish(delivery, DeliveryStatus.FAILED, failure.description, attempts)
+            return
+        lane.ready_at = now + min(self._config.max_backoff, 2.0 ** (attempts - 1))
+        self._requeue_front(lane, _with_attempts(delivery, attempts))
+
+    def _requeue_front(self, lane: _Lane, delivery: PendingDelivery) -> None:
+        lane.queue.appendleft(delivery)
+        self._queued += 1
+
+    def _finish(
+        self,
+        delivery: PendingDelivery,
+        status: DeliveryStatus,
+        error: str | None,
+        attempts: int | None = None,
+    ) -> None:
+        self._claimed_ids.discard(delivery.id)
+        self._results.append(
+            DeliveryUpdate(
+                id=delivery.id,
+                status=status,
+                attempts=attempts if attempts is not None else delivery.attempts + 1,
+                due_at=delivery.due_at,
+                error=error,
+                finished_at=time.time(),
+            )
+        )
+        if len(self._results) >= self._config.flush_size:
+            self._flushed.set()
+
+    async def _drop_chat(self, lane: _Lane, reason: str) -> None:
+        async with self._storage_lock:
+            # Write the outcomes first, so messages that did reach the chat stay marked sent.
+            await self._flush()
+            await self._store.deactivate_chat(lane.chat_id, reason, time.time())
+        if self._on_chat_gone is not None:
+            self._on_chat_gone(lane.chat_id)
+        for item in lane.queue:
+            self._claimed_ids.discard(item.id)
+        self._queued -= len(lane.queue)
+        lane.queue.clear()
+
+    async def _move_chat(self, lane: _Lane, delivery: PendingDelivery, new_chat_id: int) -> None:
+        async with self._storage_lock:
+            await self._flush()
+            await self._store.migrate_chat(lane.chat_id, new_chat_id)
+        if self._on_chat_gone is not None:
+            self._on_chat_gone(lane.chat_id)
+        moved = [delivery, *lane.queue]
+        self._queued -= len(lane.queue)
+        lane.queue.clear()
+        target = self._lane(new_chat_id, "supergroup")
+        for item in reversed(moved):
+            target.queue.appendleft(_moved(item, new_chat_id))
+            self._queued += 1
+        self._schedule(target)
+
+    # Outbox reads and writes
+
+    def _lane(self, chat_id: int, chat_type: str) -> _Lane:
+        lane = self._lanes.get(chat_id)
+        if lane is None:
+            interval = (
+                self._config.group_interval
+                if chat_type in GROUP_TYPES
+                else self._config.private_interval
+            )
+            lane = self._lanes[chat_id] = _Lane(chat_id=chat_id, interval=interval)
+        return lane
+
+    async def _refill(self) -> int:
+        cap = self._config.per_chat_queue
+        # Chats with deliveries in memory are left out, so that one chat's backlog fills a
+        # claim at most once per time its queue runs dry, and the others are reached.
+        held = [chat_id for chat_id, lane in self._lanes.items() if lane.queue or lane.busy]
+        claimed = await self._store.claim_due(
+            time.time(), self._config.claim_batch, self._config.lease, exclude_chats=held
+        )
+        if not claimed or len(self._lanes) > 4 * self._config.claim_batch:
+            self._forget_idle_lanes()
+        if not claimed:
+            return 0
+        await self._load_texts({delivery.article_id for delivery in claimed})
+        overflow: list[int] = []
+        for delivery in claimed:
+            if delivery.id in self._claimed_ids:
+                continue
+            lane = self._lane(delivery.chat_id, delivery.chat_type)
+            if len(lane.queue) >= cap:
+                overflow.append(delivery.id)
+                continue
+            self._claimed_ids.add(delivery.id)
+            lane.queue.append(delivery)
+            self._queued += 1
+            self._schedule(lane)
+        if overflow:
+            await self._store.release_deliveries(overflow)
+        return len(claimed)
+
+    async def _load_texts(self, article_ids: set[int]) -> None:
+        missing = [article_id for article_id in article_ids if article_id not in self._texts]
+        if missing:
+            articles = await self._store.get_articles(missing)
+            for article_id in missing:
+                article = articles.get(article_id)
+                self._texts[article_id] = self._render(article) if article else None
+        for article_id in article_ids:
+            self._texts.move_to_end(article_id)
+        while len(self._texts) > 4096:
+            self._texts.popitem(last=False)
+
+    def _forget_idle_lanes(self) -> None:
+        now = time.monotonic()
+        idle = [
+            chat_id
+            for chat_id, lane in self._lanes.items()
+            if not lane.queue and not lane.busy and lane.ready_at <= now
+        ]
+        for chat_id in idle:
+            del self._lanes[chat_id]
+
+    async def _flush_loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flushed.wait(), timeout=self._config.flush_interval)
+            self._flushed.clear()
+            try:
+                async with self._storage_lock:
+                    await self._flush()
+            except Exception:
+                logger.exception("could not record delivery outcomes; will retry")
+                await asyncio.sleep(1.0)
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        try:
+            await self._store.update_deliveries(batch)
+        except BaseException:
+            self._results[:0] = batch
+            raise
+
+    async def _release_unsent(self) -> None:
+        unsent = [delivery for lane in self._lanes.values() for delivery in lane.queue]
+        if unsent:
+            await self._store.update_deliveries(
+                [
+                    DeliveryUpdate(
+                        id=delivery.id,
+                        status=DeliveryStatus.PENDING,
+                        attempts=delivery.attempts,
+                        due_at=delivery.due_at,
+                        error=self._lanes[delivery.chat_id].last_error,
+                    )
+                    for delivery in unsent
+                ]
+            )
+
+
+def _with_attempts(delivery: PendingDelivery, attempts: int) -> PendingDelivery:
+    return PendingDelivery(
+        id=delivery.id,
+        article_id=delivery.article_id,
+        chat_id=delivery.chat_id,
+        chat_type=delivery.chat_type,
+        attempts=attempts,
+        due_at=delivery.due_at,
+    )
+
+
+def _moved(delivery: PendingDelivery, chat_id: int) -> PendingDelivery:
+    return PendingDelivery(
+        id=delivery.id,
+        article_id=delivery.article_id,
+        chat_id=chat_id,
+        chat_type="supergroup",
+        attempts=delivery.attempts,
+        due_at=delivery.due_at,
+    )

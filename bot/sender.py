@@ -1,0 +1,89 @@
+"""Sending one message, and what Telegram's answer means for the delivery engine."""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+
+class Sender(Protocol):
+    async def send_message(self, chat_id: int, text: str, *, link_preview: bool = True) -> None:
+        """Send HTML `text`; raise python-telegram-bot's errors exactly as Bot.send_message does."""
+
+
+class PtbSender:
+    """Sends through the Application's own Bot, so its request settings and base URL apply."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send_message(self, chat_id: int, text: str, *, link_preview: bool = True) -> None:
+        await self._bot.send_message(
+            chat_id=chat_id,
+            text=text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=not link_preview),
+        )
+
+
+class FailureKind(enum.StrEnum):
+    RATE_LIMITED = "429"
+    CHAT_GONE = "403"
+    MIGRATED = "migrated"
+    REJECTED = "400"
+    TRANSIENT = "network"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: FailureKind
+    description: str
+    retry_after: float = 0.0
+    new_chat_id: int | None = None
+
+
+_GONE_MARKERS = ("chat not found", "user not found", "peer_id_invalid", "group chat was deleted")
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    # Reading `retry_after` warns until PTB_TIMEDELTA is set; the value is the same either way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def classify(error: BaseException) -> Failure:
+    """What an exception from a send means: wait, give up on the chat, move it, or retry."""
+    if isinstance(error, RetryAfter):
+        return Failure(FailureKind.RATE_LIMITED, str(error), retry_after=retry_after_seconds(error))
+    if isinstance(error, ChatMigrated):
+        return Failure(FailureKind.MIGRATED, str(error), new_chat_id=error.new_chat_id)
+    if isinstance(error, Forbidden):
+        return Failure(FailureKind.CHAT_GONE, error.message)
+    if isinstance(error, BadRequest):
+        if any(marker in error.message.lower() for marker in _GONE_MARKERS):
+            return Failure(FailureKind.CHAT_GONE, error.message)
+        return Failure(FailureKind.REJECTED, error.message)
+    if isinstance(error, InvalidToken):
+        # The token was revoked while running: nothing can be sent, but nothing is lost either.
+        return Failure(FailureKind.TRANSIENT, "the bot token was rejected by Telegram")
+    if isinstance(error, NetworkError | TelegramError):
+        return Failure(FailureKind.TRANSIENT, str(error) or type(error).__name__)
+    return Failure(FailureKind.TRANSIENT, f"{type(error).__name__}: {error}")

@@ -1,0 +1,97 @@
+"""Settings from TAGWIRE_* environment variables and a `.env` file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
+# Test servers and older tokens vary in the secret's length, so allow 30 to 50.
+_TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,50}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TAGWIRE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    bot_token: SecretStr | None = None
+    database: Path = Path("tagwire.db")
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    rate_limit: float = Field(default=25.0, gt=0, le=1000)
+    # Telegram allows one message a second to a private chat and twenty a minute to a group.
+    private_chat_interval: float = Field(default=1.0, ge=0)
+    group_chat_interval: float = Field(default=3.0, ge=0)
+    # How often the delivery engine looks for stories written by another process (`tagwire push`).
+    outbox_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            try:
+                return frozenset(int(part) for part in parts if part)
+            except ValueError:
+                raise ValueError(
+                    "must be Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from None
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    def require_token(self) -> str:
+        """The bot token, or a SettingsError that says what is wrong with it."""
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError(
+                "TAGWIRE_BOT_TOKEN is not set: get a token from @BotFather and put it in "
+                "the environment or in .env"
+            )
+        token = self.bot_token.get_secret_value().strip()
+        if not _TOKEN_PATTERN.fullmatch(token):
+            raise SettingsError(
+                "TAGWIRE_BOT_TOKEN is malformed: expected the form 123456789:AAE... "
+                "as @BotFather gives it"
+            )
+        return token
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admin_ids
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's validation error into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"TAGWIRE_{field.upper()}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,105 @@
+"""Inline keyboards and the callback data their buttons carry (at most 64 bytes each)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from storage.models import Tag
+
+FOLLOWED_MARK = "✓ "
+UNFOLLOW_MARK = "✕ "
+_PER_ROW = 2
+
+
+class View(enum.StrEnum):
+    """Which message a button sits in, so a tap can redraw that message."""
+
+    TAGS = "t"  # /tags and /follow without a tag: toggles
+    FOLLOWING = "f"  # /following and /unfollow without a tag: unfollow buttons
+    SUGGESTION = "s"  # suggestions under an answer: one-off actions
+
+
+class Action(enum.StrEnum):
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    LATEST = "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonData:
+    view: View
+    action: Action
+    tag_id: int
+
+    def encode(self) -> str:
+        return f"{self.view}:{self.action}:{self.tag_id}"
+
+
+_DATA = re.compile(r"^([tfs]):(follow|unfollow|latest):([1-9][0-9]{0,17})$")
+
+
+def parse_button(data: str | None) -> ButtonData | None:
+    """The button's meaning, or None for data this bot never issued."""
+    match = _DATA.fullmatch(data or "")
+    if match is None:
+        return None
+    return ButtonData(View(match[1]), Action(match[2]), int(match[3]))
+
+
+def _rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + _PER_ROW]) for i in range(0, len(buttons), _PER_ROW)]
+
+
+def toggle_keyboard(tags: Sequence[tuple[int, str]], followed: set[int]) -> InlineKeyboardMarkup:
+    """One button per (tag id, name): follows it, or unfollows it when marked ✓."""
+    buttons = []
+    for tag_id, name in tags:
+        if tag_id in followed:
+            data = ButtonData(View.TAGS, Action.UNFOLLOW, tag_id)
+            label = FOLLOWED_MARK + name
+        else:
+            data = ButtonData(View.TAGS, Action.FOLLOW, tag_id)
+            label = name
+        buttons.append(InlineKeyboardButton(label, callback_data=data.encode()))
+    return InlineKeyboardMarkup(_rows(buttons))
+
+
+def toggle_keyboard_tags(keyboard: InlineKeyboardMarkup | None) -> list[tuple[int, str]]:
+    """The (tag id, name) pairs of a toggle keyboard, read back from the message itself."""
+    tags = []
+    for row in keyboard.inline_keyboard if keyboard else ():
+        for button in row:
+            data = parse_button(
+                button.callback_data if isinstance(button.callback_data, str) else None
+            )
+            if data is not None and data.view is View.TAGS:
+                tags.append((data.tag_id, button.text.removeprefix(FOLLOWED_MARK)))
+    return tags
+
+
+def unfollow_keyboard(tags: Sequence[Tag]) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            UNFOLLOW_MARK + tag.name,
+            callback_data=ButtonData(View.FOLLOWING, Action.UNFOLLOW, tag.id).encode(),
+        )
+        for tag in tags
+    ]
+    return InlineKeyboardMarkup(_rows(buttons))
+
+
+def suggestion_keyboard(tags: Sequence[Tag], action: Action) -> InlineKeyboardMarkup | None:
+    if not tags:
+        return None
+    buttons = [
+        InlineKeyboardButton(
+            tag.name, callback_data=ButtonData(View.SUGGESTION, action, tag.id).encode()
+        )
+        for tag in tags
+    ]
+    return InlineKeyboardMarkup(_rows(buttons))

@@ -1,0 +1,148 @@
+"""The SQLite schema as an ordered list of named migrations, each applied once in a transaction."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_core",
+        (
+            """
+            CREATE TABLE chats (
+                id INTEGER PRIMARY KEY,
+                type TEXT NOT NULL,
+                title TEXT,
+                active INTEGER NOT NULL DEFAULT 1,
+                inactive_reason TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE tags (
+                id INTEGER PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                story_count INTEGER NOT NULL DEFAULT 0,
+                follower_count INTEGER NOT NULL DEFAULT 0,
+                last_story_at REAL,
+                created_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE subscriptions (
+                chat_id INTEGER NOT NULL
+                    REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+                tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (chat_id, tag_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX subscriptions_by_tag ON subscriptions (tag_id, chat_id)",
+            # The follower count is read on every /tags and /follow; counting 1M rows each
+            # time is not an option, so triggers keep it exact in the same transaction.
+            """
+            CREATE TRIGGER subscriptions_count_insert AFTER INSERT ON subscriptions BEGIN
+                UPDATE tags SET follower_count = follower_count + 1 WHERE id = NEW.tag_id;
+            END
+            """,
+            """
+            CREATE TRIGGER subscriptions_count_delete AFTER DELETE ON subscriptions BEGIN
+                UPDATE tags SET follower_count = follower_count - 1 WHERE id = OLD.tag_id;
+            END
+            """,
+            """
+            CREATE TABLE articles (
+                id INTEGER PRIMARY KEY,
+                url TEXT NOT NULL UNIQUE,
+                title TEXT NOT NULL,
+                teaser TEXT NOT NULL DEFAULT '',
+                source TEXT,
+                published_at REAL NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+            # Keyed by (tag, time) so that "newest stories of a tag" is one index range read.
+            """
+            CREATE TABLE article_tags (
+                tag_id INTEGER NOT NULL REFERENCES tags(id),
+                published_at REAL NOT NULL,
+                article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (tag_id, published_at, article_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX article_tags_by_article ON article_tags (article_id, position)",
+            """
+            CREATE TABLE deliveries (
+                id INTEGER PRIMARY KEY,
+                article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+                chat_id INTEGER NOT NULL
+                    REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+                status TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_at REAL NOT NULL,
+                claimed_until REAL,
+                last_error TEXT,
+                created_at REAL NOT NULL,
+                finished_at REAL,
+                UNIQUE (article_id, chat_id)
+            )
+            """,
+            "CREATE INDEX deliveries_due ON deliveries (due_at, id) WHERE status = 'pending'",
+            "CREATE INDEX deliveries_by_chat ON deliveries (chat_id) WHERE status = 'pending'",
+        ),
+    ),
+)
+
+
+async def apply_migrations(db: aiosqlite.Connection) -> list[str]:
+    """Apply the migrations this database has not seen; returns the names applied."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    async with db.execute("SELECT name FROM migrations") as cursor:
+        done = {row[0] for row in await cursor.fetchall()}
+    known = {migration.name for migration in MIGRATIONS}
+    unknown = done - known
+    if unknown:
+        raise RuntimeError(
+            f"the database was written by a newer tagwire (migrations {sorted(unknown)}); "
+            "upgrade tagwire before using it"
+        )
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.name in done:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process (a `tagwire push` started beside the bot) may have won the race.
+            async with db.execute(
+                "SELECT 1 FROM migrations WHERE name = ?", (migration.name,)
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    await db.execute("ROLLBACK")
+                    continue
+            for statement in migration.statements:
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                (migration.name, time.time()),
+            )
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+        applied.append(migration.name)
+    return applied

@@ -1,0 +1,709 @@
+"""The SQLite implementation of the Store: one write connection, one read connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.base import StorageUnavailable, Store
+from storage.migrations import apply_migrations
+from storage.models import (
+    Article,
+    Chat,
+    DeliveryStatus,
+    DeliveryUpdate,
+    FollowOutcome,
+    FollowResult,
+    IngestResult,
+    IngestStatus,
+    NewArticle,
+    PendingDelivery,
+    Stats,
+    Tag,
+    TagActivity,
+)
+
+# Long enough to wait out a `tagwire push` of a large file writing beside the bot.
+BUSY_TIMEOUT_MS = 15_000
+# SQLite's default limit on terms in one compound SELECT is 500.
+_MAX_UNION_TERMS = 400
+
+_TAG_COLUMNS = "t.id, t.name, t.key, t.story_count, t.follower_count"
+_ARTICLE_COLUMNS = "a.id, a.url, a.title, a.teaser, a.source, a.published_at"
+
+
+def _json_list(values: Iterable[object]) -> str:
+    return json.dumps(list(values))
+
+
+def _tag(row: sqlite3.Row | tuple[Any, ...]) -> Tag:
+    return Tag(id=row[0], name=row[1], key=row[2], story_count=row[3], follower_count=row[4])
+
+
+def _probe(path: Path | str) -> None:
+    connection = sqlite3.connect(str(path))
+    try:
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+    finally:
+        connection.close()
+
+
+def _timestamp(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class SqliteStore(Store):
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        try:
+            return await cls._open(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageUnavailable(f"cannot open the database {path}: {exc}") from exc
+
+    @classmethod
+    async def _open(cls, path: Path | str) -> SqliteStore:
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # aiosqlite leaves its thread behind when a connection fails to open, so find out
+            # first, with a plain connection, whether the file can be opened at all.
+            await asyncio.to_thread(_probe, path)
+        writer = await cls._connect(path)
+        try:
+            await apply_migrations(writer)
+            # An in-memory database exists only inside its connection, so it reads there too.
+            reader = writer if in_memory else await cls._connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader)
+
+    @staticmethod
+    async def _connect(path: Path | str) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            # WAL with synchronous=NORMAL survives a crash of the process (kill -9) without
+            # losing commits; only a power cut can lose the last few transactions.
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        if self._reader is not self._writer:
+            await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                yield self._writer
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        # Runs after whatever was queued on the connection thread, including a BEGIN whose
+        # caller was cancelled before it ran, so no transaction outlives the lock.
+        with contextlib.suppress(sqlite3.OperationalError):
+            await asyncio.shield(self._writer.execute("ROLLBACK"))
+
+    async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _read_one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def ping(self) -> bool:
+        try:
+            row = await self._read_one("SELECT 1")
+        except (sqlite3.Error, ValueError):
+            return False
+        return row is not None
+
+    # Chats
+
+    async def register_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
+        now = datetime.now(UTC).timestamp()
+        async with self._transaction() as db:
+            await db.execute(
+                """
+                INSERT INTO chats (id, type, title, active, created_at, updated_at)
+                VALUES (?, ?, ?, 1, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    type = excluded.type, title = excluded.title, active = 1,
+                    inactive_reason = NULL, updated_at = excluded.updated_at
+                """,
+                (chat_id, chat_type, title, now, now),
+            )
+        return Chat(id=chat_id, type=chat_type, title=title, active=True)
+
+    async def get_chat(self, chat_id: int) -> Chat | None:
+        row = await self._read_one(
+            "SELECT id, type, title, active FROM chats WHERE id = ?", (chat_id,)
+        )
+        if row is None:
+            return None
+        return Chat(id=row[0], type=row[1], title=row[2], active=bool(row[3]))
+
+    async def deactivate_chat(self, chat_id: int, reason: str, now: float) -> int:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE chats SET active = 0, inactive_reason = ?, updated_at = ? WHERE id = ?",
+                (reason, now, chat_id),
+            )
+            cursor = await db.execute(
+                """
+                UPDATE deliveries
+                SET status = ?, last_error = ?, finished_at = ?, claimed_until = NULL
+                WHERE chat_id = ? AND status = 'pending'
+                """,
+                (DeliveryStatus.SKIPPED, reason, now, chat_id),
+            )
+            return cursor.rowcount
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        if old_chat_id == new_chat_id:
+            return
+        now = datetime.now(UTC).timestamp()
+        async with self._transaction() as db:
+            async with db.execute("SELECT 1 FROM chats WHERE id = ?", (new_chat_id,)) as cursor:
+                new_exists = await cursor.fetchone() is not None
+            if not new_exists:
+                # ON UPDATE CASCADE carries subscriptions and deliveries along.
+                await db.execute(
+                    """
+                    UPDATE chats SET id = ?, type = 'supergroup', active = 1,
+                        inactive_reason = NULL, updated_at = ?
+                    WHERE id = ?
+                    """,
+                    (new_chat_id, now, old_chat_id),
+                )
+                return
+            await db.execute(
+                """
+                INSERT OR IGNORE INTO subscriptions (chat_id, tag_id, created_at)
+                SELECT ?, tag_id, created_at FROM subscriptions WHERE chat_id = ?
+                """,
+                (new_chat_id, old_chat_id),
+            )
+            await db.execute(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            await db.execute(
+                "UPDATE chats SET active = 1, inactive_reason = NULL, updated_at = ? WHERE id = ?",
+                (now, new_chat_id),
+            )
+            await db.execute("DELETE FROM chats WHERE id = ?", (old_chat_id,))
+
+    # Tags and subscriptions
+
+    async def find_tags(self, keys: Sequence[str]) -> dict[str, Tag]:
+        if not keys:
+            return {}
+        rows = await self._read_all(
+            f"SELECT {_TAG_COLUMNS} FROM tags t WHERE t.key IN (SELECT value FROM json_each(?))",
+            (_json_list(keys),),
+        )
+        return {row[2]: _tag(row) for row in rows}
+
+    async def get_tags(self, tag_ids: Sequence[int]) -> dict[int, Tag]:
+        if not tag_ids:
+            return {}
+        rows = await self._read_all(
+            f"SELECT {_TAG_COLUMNS} FROM tags t WHERE t.id IN (SELECT value FROM json_each(?))",
+            (_json_list(tag_ids),),
+        )
+        return {row[0]: _tag(row) for row in rows}
+
+    async def tag_names_like(self, key: str, limit: int) -> list[Tag]:
+        if not key:
+            return []
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self._read_all(
+            f"""
+            SELECT {_TAG_COLUMNS} FROM tags t
+            WHERE t.story_count > 0 AND (
+                substr(t.key, 1, 1) = substr(?1, 1, 1)
+                OR t.key LIKE '%' || ?2 || '%' ESCAPE '\\'
+            )
+            ORDER BY t.story_count DESC
+            LIMIT ?3
+            """,
+            (key, escaped, limit),
+        )
+        return [_tag(row) for row in rows]
+
+    async def popular_tags(self, limit: int, since: float) -> list[TagActivity]:
+        rows = await self._read_all(
+            f"""
+            SELECT {_TAG_COLUMNS},
+                (SELECT COUNT(*) FROM article_tags at
+                 WHERE at.tag_id = t.id AND at.published_at >= ?1) AS recent
+            FROM tags t
+            WHERE t.story_count > 0 OR t.follower_count > 0
+            ORDER BY recent DESC, t.follower_count DESC, t.story_count DESC, t.name
+            LIMIT ?2
+            """,
+            (since, limit),
+        )
+        return [TagActivity(tag=_tag(row), recent_stories=row[5]) for row in rows]
+
+    async def follow(
+        self, chat_id: int, tags: Sequence[tuple[str, str]], max_tags: int, now: float
+    ) -> list[FollowResult]:
+        results: list[FollowResult] = []
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT COUNT(*) FROM subscriptions WHERE chat_id = ?", (chat_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            count = row[0] if row else 0
+            for name, key in tags:
+                await db.execute(
+                    "INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (key, name, now),
+                )
+                async with db.execute(
+                    f"""
+                    SELECT {_TAG_COLUMNS}, s.chat_id FROM tags t
+                    LEFT JOIN subscriptions s ON s.tag_id = t.id AND s.chat_id = ?
+                    WHERE t.key = ?
+                    """,
+                    (chat_id, key),
+                ) as cursor:
+                    tag_row = await cursor.fetchone()
+                assert tag_row is not None
+                tag = _tag(tag_row)
+                if tag_row[5] is not None:
+                    results.append(FollowResult(tag, FollowOutcome.ALREADY))
+                elif count >= max_tags:
+                    results.append(FollowResult(tag, FollowOutcome.LIMIT))
+                else:
+                    await db.execute(
+                        "INSERT INTO subscriptions (chat_id, tag_id, created_at) VALUES (?, ?, ?)",
+                        (chat_id, tag.id, now),
+                    )
+                    count += 1
+                    followed = Tag(
+                        id=tag.id,
+                        name=tag.name,
+                        key=tag.key,
+                        story_count=tag.story_count,
+                        follower_count=tag.follower_count + 1,
+                    )
+                    results.append(FollowResult(followed, FollowOutcome.FOLLOWED))
+        return results
+
+    async def unfollow(self, chat_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+        if not tag_ids:
+            return []
+        async with self._transaction() as db:
+            async with db.execute(
+                """
+                DELETE FROM subscriptions
+                WHERE chat_id = ? AND tag_id IN (SELECT value FROM json_each(?))
+                RETURNING tag_id
+                """,
+                (chat_id, _json_list(tag_ids)),
+            ) as cursor:
+                removed = [row[0] for row in await cursor.fetchall()]
+            if not removed:
+                return []
+            async with db.execute(
+                f"SELECT {_TAG_COLUMNS} FROM tags t "
+                "WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+                (_json_list(removed),),
+            ) as cursor:
+                return [_tag(row) for row in await cursor.fetchall()]
+
+    async def unfollow_all(self, chat_id: int) -> int:
+        async with self._transaction() as db:
+            cursor = await db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+            return cursor.rowcount
+
+    async def followed_tags(self, chat_id: int) -> list[Tag]:
+        rows = await self._read_all(
+            f"""
+            SELECT {_TAG_COLUMNS} FROM subscriptions s JOIN tags t ON t.id = s.tag_id
+            WHERE s.chat_id = ? ORDER BY t.key
+            """,
+            (chat_id,),
+        )
+        return [_tag(row) for row in rows]
+
+    # Stories
+
+    async def add_articles(
+        self, articles: Sequence[NewArticle], *, notify: bool, now: float
+    ) -> list[IngestResult]:
+        if not articles:
+            return []
+        async with self._transaction() as db:
+            return await self._add_articles(db, articles, notify=notify, now=now)
+
+    @staticmethod
+    async def _add_articles(
+        db: aiosqlite.Connection, articles: Sequence[NewArticle], *, notify: bool, now: float
+    ) -> list[IngestResult]:
+        async with db.execute(
+            "SELECT url, id FROM articles WHERE url IN (SELECT value FROM json_each(?))",
+            (_json_list(article.url for article in articles),),
+        ) as cursor:
+            known_ids: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
+        async with db.execute("SELECT COALESCE(MAX(id), 0) FROM articles") as cursor:
+            row = await cursor.fetchone()
+        # Inside this IMMEDIATE transaction nobody else inserts, so ids can be assigned here,
+        # which lets the whole batch go in with executemany instead of a round trip a story.
+        next_id = (row[0] if row else 0) + 1
+
+        fresh: list[tuple[int, NewArticle]] = []
+        outcomes: list[tuple[int, IngestStatus]] = []
+        for article in articles:
+            if article.url in known_ids:
+                outcomes.append((known_ids[article.url], IngestStatus.DUPLICATE))
+                continue
+            known_ids[article.url] = next_id
+            fresh.append((next_id, article))
+            outcomes.append((next_id, IngestStatus.CREATED))
+            next_id += 1
+
+        recipients: Counter[int] = Counter()
+        if fresh:
+            spellings: dict[str, str] = {}
+            for _, article in fresh:
+                for name, key in article.tags:
+                    spellings.setdefault(key, name)
+            # A tag first created by someone following it takes the spelling of its first story.
+            await db.executemany(
+                """
+                INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET name = excluded.name WHERE tags.story_count = 0
+                """,
+                [(key, name, now) for key, name in spellings.items()],
+            )
+            async with db.execute(
+                "SELECT key, id FROM tags WHERE key IN (SELECT value FROM json_each(?))",
+                (_json_list(spellings),),
+            ) as cursor:
+                tag_ids: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
+
+            await db.executemany(
+                """
+                INSERT INTO articles (id, url, title, teaser, source, published_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    (
+                        article_id,
+                        article.url,
+                        article.title,
+                        article.teaser,
+                        article.source,
+                        _timestamp(article.published_at),
+                        now,
+                    )
+                    for article_id, article in fresh
+                ],
+            )
+            links = []
+            story_counts: Counter[int] = Counter()
+            last_story: dict[int, float] = {}
+            for article_id, article in fresh:
+                published = _timestamp(article.published_at)
+                for position, (_, key) in enumerate(article.tags):
+                    tag_id = tag_ids[key]
+                    links.append((tag_id, published, article_id, position))
+                    story_counts[tag_id] += 1
+                    last_story[tag_id] = max(last_story.get(tag_id, published), published)
+            await db.executemany(
+                "INSERT INTO article_tags (tag_id, published_at, article_id, position) "
+                "VALUES (?, ?, ?, ?)",
+                links,
+            )
+            await db.executemany(
+                """
+                UPDATE tags SET story_count = story_count + ?,
+                    last_story_at = MAX(COALESCE(last_story_at, 0), ?)
+                WHERE id = ?
+                """,
+                [(count, last_story[tag_id], tag_id) for tag_id, count in story_counts.items()],
+            )
+            if notify:
+                recipients = await SqliteStore._fan_out(db, [i for i, _ in fresh], now)
+
+        return [
+            IngestResult(
+                url=article.url,
+                article_id=article_id,
+                status=status,
+                recipients=recipients.get(article_id, 0) if status is IngestStatus.CREATED else 0,
+            )
+            for article, (article_id, status) in zip(articles, outcomes, strict=True)
+        ]
+
+    @staticmethod
+    async def _fan_out(
+        db: aiosqlite.Connection, article_ids: Sequence[int], now: float
+    ) -> Counter[int]:
+        """One delivery per (story, following chat), however many of its tags the chat follows."""
+        ids = _json_list(article_ids)
+        await db.execute(
+            """
+            INSERT OR IGNORE INTO deliveries (article_id, chat_id, due_at, created_at)
+            SELECT DISTINCT at.article_id, s.chat_id, ?1, ?1
+            FROM article_tags at
+            JOIN subscriptions s ON s.tag_id = at.tag_id
+            JOIN chats c ON c.id = s.chat_id
+            WHERE c.active = 1 AND at.article_id IN (SELECT value FROM json_each(?2))
+            ORDER BY at.article_id
+            """,
+            (now, ids),
+        )
+        async with db.execute(
+            """
+            SELECT article_id, COUNT(*) FROM deliveries
+            WHERE article_id IN (SELECT value FROM json_each(?)) GROUP BY article_id
+            """,
+            (ids,),
+        ) as cursor:
+            return Counter({row[0]: row[1] for row in await cursor.fetchall()})
+
+    async def _articles_with_tags(self, rows: Sequence[sqlite3.Row]) -> list[Article]:
+        if not rows:
+            return []
+        tag_rows = await self._read_all(
+            """
+            SELECT at.article_id, t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
+            WHERE at.article_id IN (SELECT value FROM json_each(?))
+            ORDER BY at.article_id, at.position
+            """,
+            (_json_list(row[0] for row in rows),),
+        )
+        names: dict[int, list[str]] = {}
+        for article_id, name in tag_rows:
+            names.setdefault(article_id, []).append(name)
+        return [
+            Article(
+                id=row[0],
+                url=row[1],
+                title=row[2],
+                teaser=row[3],
+                source=row[4],
+                published_at=datetime.fromtimestamp(row[5], UTC),
+                tags=tuple(names.get(row[0], ())),
+            )
+            for row in rows
+        ]
+
+    async def latest_articles(self, tag_id: int, limit: int) -> list[Article]:
+        rows = await self._read_all(
+            f"""
+            SELECT {_ARTICLE_COLUMNS} FROM article_tags at JOIN articles a ON a.id = at.article_id
+            WHERE at.tag_id = ?
+            ORDER BY at.published_at DESC, at.article_id DESC
+            LIMIT ?
+            """,
+            (tag_id, limit),
+        )
+        return await self._articles_with_tags(rows)
+
+    async def latest_for_chat(self, chat_id: int, limit: int) -> list[Article]:
+        tag_rows = await self._read_all(
+            "SELECT tag_id FROM subscriptions WHERE chat_id = ? LIMIT ?",
+            (chat_id, _MAX_UNION_TERMS),
+        )
+        if not tag_rows:
+            return []
+        # SQLite has no LATERAL join: one small index read per followed tag, merged here,
+        # costs the same whatever the number of stories each tag has.
+        branch = (
+            "SELECT * FROM (SELECT article_id, published_at FROM article_tags "
+            "WHERE tag_id = ? ORDER BY published_at DESC, article_id DESC LIMIT ?)"
+        )
+        union = " UNION ".join(branch for _ in tag_rows)
+        params: list[object] = []
+        for row in tag_rows:
+            params.extend((row[0], limit))
+        params.append(limit)
+        rows = await self._read_all(
+            f"""
+            SELECT {_ARTICLE_COLUMNS}
+            FROM ({union}) newest JOIN articles a ON a.id = newest.article_id
+            ORDER BY newest.published_at DESC, newest.article_id DESC
+            LIMIT ?
+            """,
+            params,
+        )
+        return await self._articles_with_tags(rows)
+
+    async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
+        if not article_ids:
+            return {}
+        rows = await self._read_all(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+            "WHERE a.id IN (SELECT value FROM json_each(?))",
+            (_json_list(article_ids),),
+        )
+        return {article.id: article for article in await self._articles_with_tags(rows)}
+
+    # Delivery outbox
+
+    async def release_claims(self) -> int:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE deliveries SET claimed_until = NULL "
+                "WHERE status = 'pending' AND claimed_until IS NOT NULL"
+            )
+            return cursor.rowcount
+
+    async def claim_due(
+        self, now: float, limit: int, lease: float, exclude_chats: Sequence[int] = ()
+    ) -> list[PendingDelivery]:
+        async with self._transaction() as db:
+            async with db.execute(
+                """
+                UPDATE deliveries SET claimed_until = ?1
+                WHERE id IN (
+                    SELECT id FROM deliveries
+                    WHERE status = 'pending' AND due_at <= ?2
+                        AND (claimed_until IS NULL OR claimed_until <= ?2)
+                        AND chat_id NOT IN (SELECT value FROM json_each(?4))
+                    ORDER BY due_at, id
+                    LIMIT ?3
+                )
+                RETURNING id, article_id, chat_id, attempts, due_at
+                """,
+                (now + lease, now, limit, _json_list(exclude_chats)),
+            ) as cursor:
+                claimed = list(await cursor.fetchall())
+            if not claimed:
+                return []
+            async with db.execute(
+                "SELECT id, type FROM chats WHERE id IN (SELECT value FROM json_each(?))",
+                (_json_list({row[2] for row in claimed}),),
+            ) as cursor:
+                chat_types: dict[int, str] = {row[0]: row[1] for row in await cursor.fetchall()}
+        deliveries = [
+            PendingDelivery(
+                id=row[0],
+                article_id=row[1],
+                chat_id=row[2],
+                chat_type=chat_types.get(row[2], "private"),
+                attempts=row[3],
+                due_at=row[4],
+            )
+            for row in claimed
+        ]
+        deliveries.sort(key=lambda delivery: (delivery.due_at, delivery.id))
+        return deliveries
+
+    async def release_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        if not delivery_ids:
+            return
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET claimed_until = NULL "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (_json_list(delivery_ids),),
+            )
+
+    async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
+        if not updates:
+            return
+        async with self._transaction() as db:
+            await db.executemany(
+                """
+                UPDATE deliveries SET status = ?, attempts = ?, due_at = ?, last_error = ?,
+                    finished_at = ?, claimed_until = NULL
+                WHERE id = ? AND status = 'pending'
+                """,
+                [
+                    (
+                        update.status,
+                        update.attempts,
+                        update.due_at,
+                        update.error,
+                        update.finished_at,
+                        update.id,
+                    )
+                    for update in updates
+                ],
+            )
+
+    async def next_due_at(self) -> float | None:
+        row = await self._read_one(
+            "SELECT MIN(due_at) FROM deliveries WHERE status = 'pending' AND claimed_until IS NULL"
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def prune_deliveries(self, finished_before: float, batch: int = 10_000) -> int:
+        removed = 0
+        while True:
+            async with self._transaction() as db:
+                cursor = await db.execute(
+                    """
+                    DELETE FROM deliveries WHERE id IN (
+                        SELECT id FROM deliveries
+                        WHERE status != 'pending' AND finished_at < ? LIMIT ?
+                    )
+                    """,
+                    (finished_before, batch),
+                )
+                count = cursor.rowcount
+            removed += count
+            if count < batch:
+                return removed
+
+    async def stats(self) -> Stats:
+        row = await self._read_one(
+            """
+            SELECT
+                (SELECT COUNT(*) FROM chats WHERE active = 1),
+                (SELECT COUNT(*) FROM chats WHERE active = 0),
+                (SELECT COUNT(*) FROM subscriptions),
+                (SELECT COUNT(*) FROM articles),
+                (SELECT COUNT(*) FROM deliveries WHERE status = 'pending'),
+                (SELECT COUNT(*) FROM deliveries WHERE status = 'failed'),
+                (SELECT COUNT(*) FROM deliveries WHERE status = 'sent'),
+                (SELECT finished_at - created_at FROM deliveries
+                 WHERE status = 'sent' ORDER BY finished_at DESC LIMIT 1)
+            """
+        )
+        assert row is not None
+        return Stats(
+            chats_active=row[0],
+            chats_inactive=row[1],
+            subscriptions=row[2],
+            stories=row[3],
+            deliveries_pending=row[4],
+            deliveries_failed=row[5],
+            deliveries_sent=row[6],
+            last_delivery_delay=row[7],
+        )
