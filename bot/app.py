@@ -17,6 +17,7 @@ from bot.context import BotState, Services, TagwireApplication, TagwireContext
 from bot.delivery import DeliveryConfig, DeliveryEngine
 from bot.following import FollowingService
 from bot.ingest import Ingestor
+from bot.ratelimit import ReplyAccounting, SendBudget
 from bot.sender import PtbSender
 from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
@@ -48,6 +49,7 @@ def build_application(settings: Settings) -> TagwireApplication:
     # Without this python-telegram-bot warns on every 429 it parses; tagwire reads either form.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     in_flight = delivery_config(settings).max_in_flight
+    budget = SendBudget(settings.rate_limit)
     application: TagwireApplication = (
         ApplicationBuilder()
         .token(settings.require_token())
@@ -63,12 +65,14 @@ def build_application(settings: Settings) -> TagwireApplication:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        .rate_limiter(ReplyAccounting(budget))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data.settings = settings
+    application.bot_data.budget = budget
     register_handlers(application)
     return application
 
@@ -82,6 +86,7 @@ async def _post_init(application: TagwireApplication) -> None:
         PtbSender(application.bot),
         delivery_config(settings),
         on_chat_gone=chats.forget,
+        budget=application.bot_data.budget,
     )
     application.bot_data.services = Services(
         store=store,

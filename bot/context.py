@@ -11,6 +11,7 @@ from bot.chats import ChatRegistry
 from bot.delivery import DeliveryEngine
 from bot.following import FollowingService
 from bot.ingest import Ingestor
+from bot.ratelimit import SendBudget
 from bot.settings import Settings
 from storage.base import Store
 
@@ -33,6 +34,8 @@ class BotState:
 
     settings: Settings | None = None
     services: Services | None = None
+    # Shared by the delivery engine and the replies, so both count against one limit.
+    budget: SendBudget | None = None
 
     def require_settings(self) -> Settings:
         if self.settings is None:
@@ -45,7 +48,7 @@ class BotState:
         return self.services
 
 
-class TagwireContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotState]):
+class TagwireContext(CallbackContext[ExtBot[str], dict[Any, Any], dict[Any, Any], BotState]):
     @property
     def settings(self) -> Settings:
         return self.bot_data.require_settings()
@@ -72,5 +75,5 @@ class TagwireContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
 
 
 TagwireApplication = Application[
-    ExtBot[None], TagwireContext, dict[Any, Any], dict[Any, Any], BotState, Any
+    ExtBot[str], TagwireContext, dict[Any, Any], dict[Any, Any], BotState, Any
 ]

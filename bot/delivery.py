@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.formatting import render_teaser
+from bot.ratelimit import SendBudget
 from bot.sender import Failure, FailureKind, Sender, classify
 from storage.base import Store
 from storage.models import Article, DeliveryStatus, DeliveryUpdate, PendingDelivery
@@ -63,7 +64,6 @@ class _Lane:
     ready_at: float = 0.0
     busy: bool = False
     scheduled_at: float | None = None
-    last_error: str | None = None
 
 
 @dataclass
@@ -86,6 +86,7 @@ class DeliveryEngine:
         on_sent: Callable[[PendingDelivery], None] | None = None,
         on_failure: Callable[[PendingDelivery, Failure], None] | None = None,
         on_chat_gone: Callable[[int], None] | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -94,6 +95,7 @@ class DeliveryEngine:
         self._on_sent = on_sent
         self._on_failure = on_failure
         self._on_chat_gone = on_chat_gone
+        self._budget = budget or SendBudget(config.rate_limit)
         self.counters = DeliveryCounters()
 
         self._lanes: dict[int, _Lane] = {}
@@ -109,7 +111,6 @@ class DeliveryEngine:
         self._flushed = asyncio.Event()
         self._stopping = False
         self._stopped = False
-        self._next_send_at = 0.0
         self._paused_until = 0.0
         self._outage_backoff = 0.0
         self._failures_in_a_row = 0
@@ -214,9 +215,9 @@ class DeliveryEngine:
         heapq.heappush(self._heap, (lane.ready_at, next(self._sequence), lane.chat_id))
 
     async def _dispatch(self, lane: _Lane) -> None:
-        # Global spacing: never more than rate_limit sends start in any second.
+        # Global spacing: never more than rate_limit sends (replies included) in any second.
         now = time.monotonic()
-        start_at = max(self._next_send_at, self._paused_until)
+        start_at = max(self._budget.next_slot, self._paused_until)
         if start_at > now:
             lane.busy = True
             try:
@@ -237,7 +238,7 @@ class DeliveryEngine:
         self._queued -= 1
         lane.busy = True
         now = time.monotonic()
-        self._next_send_at = max(now, self._next_send_at) + 1.0 / self._config.rate_limit
+        self._budget.take()
         lane.ready_at = now + lane.interval
         task = asyncio.create_task(self._send(lane, delivery))
         self._in_flight.add(task)
@@ -280,6 +281,7 @@ class DeliveryEngine:
                 "429 for chat %s: waiting %.0f s before retrying", lane.chat_id, failure.retry_after
             )
             lane.ready_at = now + failure.retry_after
+            self._note_attempt(delivery, failure.description)
             if lane.chat_id > 0:
                 # Private chats are already held to one message a second, so a 429 there is
                 # the bot-wide limit: everyone waits.
@@ -308,7 +310,6 @@ class DeliveryEngine:
         self, lane: _Lane, delivery: PendingDelivery, failure: Failure, now: float
     ) -> None:
         self._failures_in_a_row += 1
-        lane.last_error = failure.description
         if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
             # Nothing has got through for several tries: Telegram (or the network) is down.
             # Pause everyone rather than spend each story's attempts on the outage.
@@ -332,7 +333,22 @@ class DeliveryEngine:
             self._finish(delivery, DeliveryStatus.FAILED, failure.description, attempts)
             return
         lane.ready_at = now + min(self._config.max_backoff, 2.0 ** (attempts - 1))
-        self._requeue_front(lane, _with_attempts(delivery, attempts))
+        retried = _with_attempts(delivery, attempts)
+        self._note_attempt(retried, failure.description)
+        self._requeue_front(lane, retried)
+
+    def _note_attempt(self, delivery: PendingDelivery, error: str) -> None:
+        """Write the attempt and its error to the row, which stays claimed for the retry."""
+        self._results.append(
+            DeliveryUpdate(
+                id=delivery.id,
+                status=DeliveryStatus.PENDING,
+                attempts=delivery.attempts,
+                due_at=delivery.due_at,
+                error=error,
+                release=False,
+            )
+        )
 
     def _requeue_front(self, lane: _Lane, delivery: PendingDelivery) -> None:
         lane.queue.appendleft(delivery)
@@ -473,20 +489,8 @@ class DeliveryEngine:
             raise
 
     async def _release_unsent(self) -> None:
-        unsent = [delivery for lane in self._lanes.values() for delivery in lane.queue]
-        if unsent:
-            await self._store.update_deliveries(
-                [
-                    DeliveryUpdate(
-                        id=delivery.id,
-                        status=DeliveryStatus.PENDING,
-                        attempts=delivery.attempts,
-                        due_at=delivery.due_at,
-                        error=self._lanes[delivery.chat_id].last_error,
-                    )
-                    for delivery in unsent
-                ]
-            )
+        unsent = [delivery.id for lane in self._lanes.values() for delivery in lane.queue]
+        await self._store.release_deliveries(unsent)
 
 
 def _with_attempts(delivery: PendingDelivery, attempts: int) -> PendingDelivery:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -19,7 +19,10 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.ratelimit import DELIVERY
 
 
 class Sender(Protocol):
@@ -30,7 +33,7 @@ class Sender(Protocol):
 class PtbSender:
     """Sends through the Application's own Bot, so its request settings and base URL apply."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: ExtBot[str]) -> None:
         self._bot = bot
 
     async def send_message(self, chat_id: int, text: str, *, link_preview: bool = True) -> None:
@@ -39,6 +42,8 @@ class PtbSender:
             text=text,
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=not link_preview),
+            # The engine has counted this send already; replies are counted by ReplyAccounting.
+            rate_limit_args=DELIVERY,
         )
 
 

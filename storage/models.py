@@ -106,6 +106,8 @@ class DeliveryUpdate:
     due_at: float
     error: str | None = None
     finished_at: float | None = None
+    # False records a failed attempt while the worker keeps the delivery to retry it.
+    release: bool = True
 
 
 @dataclass(frozen=True, slots=True)

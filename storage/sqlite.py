@@ -640,8 +640,9 @@ class SqliteStore(Store):
         async with self._transaction() as db:
             await db.executemany(
                 """
-                UPDATE deliveries SET status = ?, attempts = ?, due_at = ?, last_error = ?,
-                    finished_at = ?, claimed_until = NULL
+                UPDATE deliveries SET status = ?, attempts = ?, due_at = ?,
+                    last_error = COALESCE(?, last_error),
+                    finished_at = ?, claimed_until = CASE WHEN ? THEN NULL ELSE claimed_until END
                 WHERE id = ? AND status = 'pending'
                 """,
                 [
@@ -651,6 +652,7 @@ class SqliteStore(Store):
                         update.due_at,
                         update.error,
                         update.finished_at,
+                        update.release,
                         update.id,
                     )
                     for update in updates

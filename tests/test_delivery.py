@@ -10,6 +10,7 @@ import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.delivery import OUTAGE_AFTER_FAILURES, DeliveryConfig, DeliveryEngine
+from bot.ratelimit import SendBudget
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat, make_article
 
@@ -306,3 +307,39 @@ async def test_wake_delivers_without_waiting_for_the_poll(store: SqliteStore) ->
 @pytest.mark.parametrize("rate", [25.0, 1000.0])
 def test_in_flight_scales_with_the_rate(rate: float) -> None:
     assert DeliveryConfig(rate_limit=rate).max_in_flight >= rate * 0.5
+
+
+async def test_a_retried_error_is_kept_on_the_delivery_row(store: SqliteStore) -> None:
+    await add_chat(store, 1, "Japan")
+    await add_chat(store, 2, "Japan")
+    await publish(store, (1, ["Japan"]))
+    sender = FakeSender(failures={1: [NetworkError("Bad Gateway")]})
+    config = DeliveryConfig(
+        rate_limit=200,
+        private_interval=0.01,
+        poll_interval=0.05,
+        flush_interval=0.02,
+        max_backoff=0.05,
+    )
+    await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 2)
+    row = await store._read_one(
+        "SELECT attempts, last_error, status FROM deliveries WHERE chat_id = 1"
+    )
+    assert row is not None
+    assert tuple(row) == (2, "Bad Gateway", "sent")
+
+
+async def test_replies_slow_the_deliveries_down(store: SqliteStore) -> None:
+    for chat_id in range(1, 6):
+        await add_chat(store, chat_id, "Japan")
+    await publish(store, (1, ["Japan"]))
+    budget = SendBudget(rate=10)
+    for _ in range(10):
+        budget.take()  # ten replies just went out
+    sender = FakeSender()
+    config = DeliveryConfig(rate_limit=10, poll_interval=0.05, flush_interval=0.02)
+    started = time.monotonic()
+    await run_until(
+        DeliveryEngine(store, sender, config, budget=budget), lambda: len(sender.sent) == 5
+    )
+    assert min(at for _, _, at in sender.sent) - started >= 0.9

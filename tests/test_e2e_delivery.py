@@ -243,3 +243,55 @@ async def test_kill_9_mid_fan_out_loses_nothing(emulator: BotApiEmulator, tmp_pa
     with sqlite3.connect(database) as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
     assert statuses == {"sent": 300}
+
+
+async def test_a_pushed_story_arrives_within_two_seconds(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "bot.db"
+    settings = bot_settings(emulator, database, outbox_poll_interval=1.0)
+    async with running_bot(settings):
+        await follow(emulator, 1001, 1001, "Japan")
+        story = {"url": "https://news.example.com/fresh", "title": "Fresh", "tags": ["Japan"]}
+        result = await push(database, [story])
+        pushed = time.monotonic()
+        assert result.returncode == 0
+        await emulator.wait_for(lambda: len(teasers(emulator, 1001)) == 1, timeout=5)
+        assert time.monotonic() - pushed < 2.0
+
+
+async def test_removed_from_a_group_then_added_back(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "bot.db"
+    emulator.add_group(-4002, title="Desk", admins=[2001])
+    async with running_bot(bot_settings(emulator, database)):
+        await follow(emulator, -4002, 2001, "Japan")
+        emulator.set_bot_status(-4002, 2001, "kicked", old_status="member")
+
+        async def active() -> bool:
+            store = await SqliteStore.open(database)
+            try:
+                chat = await store.get_chat(-4002)
+                return chat is not None and chat.active
+            finally:
+                await store.close()
+
+        for _ in range(100):
+            if not await active():
+                break
+            await asyncio.sleep(0.05)
+        assert not await active()
+        await push(database)
+        await asyncio.sleep(0.5)
+        assert teasers(emulator, -4002) == []
+
+        emulator.set_bot_status(-4002, 2001, "member", old_status="kicked")
+        for _ in range(100):
+            if await active():
+                break
+            await asyncio.sleep(0.05)
+        assert await active()
+        story = {"url": "https://news.example.com/back", "title": "Back", "tags": ["Japan"]}
+        await push(database, [story])
+        await emulator.wait_for(lambda: len(teasers(emulator, -4002)) == 1)
