@@ -1,9 +1,10 @@
-# `make run` runs the bot, `make test` runs every check; both create .venv when it is missing.
+# `make run` runs the bot, `make demo` the sandbox (no token needed), `make test` every check;
+# each creates .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check push-examples clean
+.PHONY: run demo test check push-examples clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/tagwire run
+
+# The bot against a local Bot API, with a chat page at http://127.0.0.1:8088.
+demo: $(STAMP)
+	$(VENV)/bin/tagwire sandbox
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/check

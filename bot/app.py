@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -17,10 +18,20 @@ from bot.context import BotState, Services, TagwireApplication, TagwireContext
 from bot.delivery import DeliveryConfig, DeliveryEngine
 from bot.following import FollowingService
 from bot.ingest import Ingestor
+from bot.operators import (
+    HttpService,
+    OperatorStartError,
+    close_operators,
+    open_operators,
+    start_http,
+)
 from bot.ratelimit import ReplyAccounting, SendBudget
 from bot.sender import PtbSender
 from bot.settings import Settings
+from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
+from bot.throttle import CommandThrottle
 from bot.updates import PerChatUpdateProcessor
+from bot.webhook import WebhookError, register_webhook
 from handlers import bot_commands, register_handlers
 from storage import open_store
 
@@ -44,8 +55,11 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
     )
 
 
-def build_application(settings: Settings) -> TagwireApplication:
-    """The Application with every handler; nothing is opened until post_init."""
+def build_application(
+    settings: Settings, *, clock: Callable[[], float] = time.time
+) -> TagwireApplication:
+    """The Application with every handler; nothing is opened until post_init. `clock` is
+    the wall clock the schedules (digests, quiet hours) follow; tests move it."""
     # Without this python-telegram-bot warns on every 429 it parses; tagwire reads either form.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     in_flight = delivery_config(settings).max_in_flight
@@ -73,6 +87,8 @@ def build_application(settings: Settings) -> TagwireApplication:
     )
     application.bot_data.settings = settings
     application.bot_data.budget = budget
+    application.bot_data.clock = clock
+    application.bot_data.throttle = CommandThrottle(settings.user_commands_per_minute)
     register_handlers(application)
     return application
 
@@ -86,8 +102,12 @@ async def _post_init(application: TagwireApplication) -> None:
         PtbSender(application.bot),
         delivery_config(settings),
         on_chat_gone=chats.forget,
+        on_sent=application.bot_data.metrics.delivery_sent,
+        on_failure=application.bot_data.metrics.delivery_failed,
         budget=application.bot_data.budget,
+        clock=application.bot_data.clock,
     )
+    chats.on_settings_changed = engine.forget_chat_settings
     application.bot_data.services = Services(
         store=store,
         chats=chats,
@@ -96,7 +116,12 @@ async def _post_init(application: TagwireApplication) -> None:
         engine=engine,
     )
     try:
-        await application.bot.set_my_commands(bot_commands())
+        await application.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
+        for language in LANGUAGES:
+            if language != DEFAULT_LANGUAGE:
+                await application.bot.set_my_commands(
+                    bot_commands(language), language_code=language
+                )
     except TelegramError as exc:
         logger.warning("could not register the command menu: %s", exc)
     engine.start()
@@ -104,6 +129,7 @@ async def _post_init(application: TagwireApplication) -> None:
         application.job_queue.run_repeating(
             _prune_deliveries, interval=PRUNE_INTERVAL, first=60, name="prune-deliveries"
         )
+    await open_operators(application)
 
 
 async def _post_stop(application: TagwireApplication) -> None:
@@ -117,6 +143,7 @@ async def _post_shutdown(application: TagwireApplication) -> None:
     if services is not None:
         # Already stopped by post_stop unless start-up failed half way.
         await services.engine.stop()
+        await close_operators(application)
         await services.store.close()
         application.bot_data.services = None
 
@@ -148,25 +175,45 @@ async def _initialize(application: TagwireApplication, stop: asyncio.Event) -> b
 
 
 async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
-    """Run the bot with long polling until `stop` is set, then shut down cleanly, calling the
-    post_init / post_stop / post_shutdown hooks as run_polling would."""
+    """Run the bot until `stop` is set, then shut down cleanly, calling the post_init /
+    post_stop / post_shutdown hooks as run_polling would.
+
+    Updates come by long polling, or by webhook when TAGWIRE_WEBHOOK_URL is set; the HTTP
+    server (API, health, metrics, webhook) runs in this loop when configured. Shutdown order:
+    HTTP server, updater, application, post_stop, shutdown, post_shutdown. A webhook stays
+    registered, so Telegram keeps the updates for the next start."""
     if not await _initialize(application, stop):
         return
+    http: HttpService | None = None
     try:
         if application.post_init is not None:
             await application.post_init(application)
         assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        try:
+            http = await start_http(application)
+            if http is not None and http.webhook is not None:
+                if not await register_webhook(application.bot, http.webhook, ALLOWED_UPDATES, stop):
+                    return
+            else:
+                await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        except (OperatorStartError, WebhookError) as exc:
+            raise StartupError(str(exc)) from None
         await application.start()
         logger.info("tagwire is running as @%s", application.bot.username)
         try:
             await stop.wait()
         finally:
-            await application.updater.stop()
+            if http is not None:
+                await http.stop()
+                http = None
+            if application.updater.running:
+                await application.updater.stop()
             await application.stop()
             if application.post_stop is not None:
                 await application.post_stop(application)
     finally:
+        if http is not None:
+            await http.stop()
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

@@ -8,9 +8,11 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from bot.feeds_cli import add_feeds_parser, run_feeds_command
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import StorageUnavailable
@@ -27,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "environment variables and a .env file (see .env.example).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="run the bot (long polling) and deliver stories")
+    commands.add_parser("run", help="run the bot (long polling or webhook) and deliver stories")
     push = commands.add_parser(
         "push",
         help="add stories from a JSON object, a JSON array or JSON Lines",
@@ -42,6 +44,39 @@ def _parser() -> argparse.ArgumentParser:
         help="store without notifying anyone (to import an archive)",
     )
     commands.add_parser("stats", help="counts of chats, subscriptions, stories and deliveries")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: a local Bot API and a chat page in the browser",
+        description="Runs the bot against a local stand-in for the Bot API (no token, no "
+        "network) with the example stories loaded, and serves a page that plays the readers "
+        "and the operator.",
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8088, help="the page's port on 127.0.0.1 (default 8088)"
+    )
+    sandbox.add_argument(
+        "--database", type=Path, help="a SQLite file to keep (default: a temporary one)"
+    )
+    sandbox.add_argument(
+        "--stories",
+        type=Path,
+        help="stories to load first (default: examples/japan.jsonl of this checkout)",
+    )
+    backup = commands.add_parser(
+        "backup",
+        help="a consistent copy of the live database (safe while the bot runs)",
+    )
+    backup.add_argument("file", type=Path, help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    restore = commands.add_parser(
+        "restore",
+        help="check a backup and put it in place of the database (stop the bot first)",
+        description="Checks that FILE is an intact tagwire database this version can use, "
+        "keeps the current database beside it as <database>.before-restore-<time>, then copies "
+        "FILE over the database.",
+    )
+    restore.add_argument("file", type=Path, help="a file made by `tagwire backup`")
+    add_feeds_parser(commands)
     return parser
 
 
@@ -55,6 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _push(settings, args.file, notify=not args.no_notify)
         if args.command == "stats":
             return _stats(settings)
+        if args.command == "feeds":
+            return run_feeds_command(settings, args)
+        if args.command == "sandbox":
+            return _sandbox(settings, args.port, args.database, args.stories)
+        if args.command == "backup":
+            return _backup(settings, args.file, force=args.force)
+        if args.command == "restore":
+            return _restore(settings, args.file)
     except (SettingsError, StorageUnavailable) as exc:
         print(f"tagwire: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -63,11 +106,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def _backup(settings: Settings, file: Path, *, force: bool) -> int:
+    from storage.backup import backup_database
+
+    if file.exists() and not force:
+        print(f"tagwire: {file} exists; pass --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    if file.resolve() == settings.database.resolve():
+        print("tagwire: the backup cannot be the database itself", file=sys.stderr)
+        return EXIT_USAGE
+    if file.exists():
+        file.unlink()
+    summary = backup_database(settings.database, file)
+    print(
+        f"backed up {settings.database} to {file}: {summary.stories} stories, "
+        f"{summary.chats} chats, {summary.subscriptions} subscriptions"
+    )
+    return EXIT_OK
+
+
+def _restore(settings: Settings, file: Path) -> int:
+    from storage.backup import InvalidBackup, restore_database
+
+    if file.resolve() == settings.database.resolve():
+        print("tagwire: that file is the database itself", file=sys.stderr)
+        return EXIT_USAGE
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    previous = settings.database.with_name(f"{settings.database.name}.before-restore-{stamp}")
+    try:
+        summary = restore_database(file, settings.database, previous)
+    except InvalidBackup as exc:
+        print(f"tagwire: not restored: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    kept = f"; the previous database is kept as {previous}" if previous.exists() else ""
+    print(
+        f"restored {settings.database} from {file}: {summary.stories} stories, "
+        f"{summary.chats} chats, {summary.subscriptions} subscriptions{kept}"
+    )
+    return EXIT_OK
+
+
 def _run(settings: Settings) -> int:
     from bot.app import StartupError, build_application, serve
 
     token = settings.require_token()
-    configure_logging(settings.log_level, secrets=[token])
+    configure_logging(settings.log_level, secrets=[token, *settings.secret_values()])
     application = build_application(settings)
 
     async def run() -> None:
@@ -121,6 +204,22 @@ async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> 
         summary += "; nobody notified (--no-notify)"
     print(summary)
     return EXIT_REJECTED if report.rejected else EXIT_OK
+
+
+def _sandbox(settings: Settings, port: int, database: Path | None, stories: Path | None) -> int:
+    from bot.sandbox.runner import SandboxError, example_stories, run_sandbox
+
+    if not 0 <= port <= 65535:
+        print(f"tagwire: --port {port} is not a port number", file=sys.stderr)
+        return EXIT_USAGE
+    if stories is None and example_stories().is_file():
+        stories = example_stories()
+    try:
+        run_sandbox(settings, port=port, database=database, stories=stories)
+    except SandboxError as exc:
+        print(f"tagwire: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _stats(settings: Settings) -> int:

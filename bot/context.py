@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.chats import ChatRegistry
 from bot.delivery import DeliveryEngine
+from bot.feeds import FeedPoller
 from bot.following import FollowingService
 from bot.ingest import Ingestor
+from bot.metrics import Metrics
 from bot.ratelimit import SendBudget
 from bot.settings import Settings
+from bot.throttle import CommandThrottle
 from storage.base import Store
 
 
@@ -25,6 +30,7 @@ class Services:
     following: FollowingService
     ingestor: Ingestor
     engine: DeliveryEngine
+    feeds: FeedPoller | None = None
 
 
 @dataclass
@@ -36,6 +42,12 @@ class BotState:
     services: Services | None = None
     # Shared by the delivery engine and the replies, so both count against one limit.
     budget: SendBudget | None = None
+    clock: Callable[[], float] = time.time
+    # Counters of this Application; /metrics serves them.
+    metrics: Metrics = field(default_factory=Metrics)
+    # Where the HTTP server listens once it runs (e.g. http://127.0.0.1:8080).
+    http_url: str | None = None
+    throttle: CommandThrottle | None = None
 
     def require_settings(self) -> Settings:
         if self.settings is None:
@@ -72,6 +84,23 @@ class TagwireContext(CallbackContext[ExtBot[str], dict[Any, Any], dict[Any, Any]
     @property
     def engine(self) -> DeliveryEngine:
         return self.bot_data.require().engine
+
+    @property
+    def throttle(self) -> CommandThrottle:
+        if self.bot_data.throttle is None:
+            raise RuntimeError("the command throttle is used before build_application set it")
+        return self.bot_data.throttle
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.bot_data.metrics
+
+    @property
+    def feeds(self) -> FeedPoller:
+        feeds = self.bot_data.require().feeds
+        if feeds is None:
+            raise RuntimeError("the feed poller is used before post_init opened it")
+        return feeds
 
 
 TagwireApplication = Application[

@@ -3,6 +3,10 @@
 A delivery row stays `pending` until Telegram has accepted the message, so a crash repeats at
 most the messages in flight and the few whose success was not yet written (one flush period).
 Requests overlap (up to `max_in_flight`), so the overall rate holds when each call is slow.
+
+Each chat has a lane: its claimed deliveries in order and the earliest time it may receive
+again. A lane sends one message at a time: a teaser, or several stories in one message when
+they were held for a digest (hourly, daily, quiet hours) or more than three wait at once.
 """
 
 from __future__ import annotations
@@ -12,22 +16,39 @@ import contextlib
 import heapq
 import itertools
 import logging
+import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from bot.formatting import render_teaser
+from bot.formatting import render_digest, render_teaser
 from bot.ratelimit import SendBudget
+from bot.schedule import release_time
 from bot.sender import Failure, FailureKind, Sender, classify
+from bot.texts import DEFAULT_LANGUAGE, plain
 from storage.base import Store
-from storage.models import Article, DeliveryStatus, DeliveryUpdate, PendingDelivery
+from storage.models import (
+    Article,
+    ChatPrefs,
+    ChatSettings,
+    DeliveryMode,
+    DeliveryStatus,
+    DeliveryUpdate,
+    PendingDelivery,
+)
 
 logger = logging.getLogger(__name__)
 
 GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
 # Network errors in a row, with no success between them, that mean Telegram is unreachable.
 OUTAGE_AFTER_FAILURES = 3
+# More stories than this waiting for one chat at once go out as one message.
+BURST_THRESHOLD = 3
+# Deliveries of one digest held in memory at once; a larger digest continues in a next message.
+DIGEST_QUEUE = 200
+_ARTICLE_CACHE = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +77,25 @@ class DeliveryConfig:
 
 @dataclass
 class _Lane:
-    """One chat's queue: its deliveries in order and the earliest time it may receive again."""
+    """One chat: its deliveries in order and the earliest time it may receive again."""
 
     chat_id: int
     interval: float
+    prefs: ChatPrefs
     queue: deque[PendingDelivery] = field(default_factory=deque)
     ready_at: float = 0.0
     busy: bool = False
     scheduled_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """What one send carries: a teaser, or a digest of several deliveries."""
+
+    deliveries: tuple[PendingDelivery, ...]
+    text: str
+    link_preview: bool
+    thread_id: int
 
 
 @dataclass
@@ -75,6 +107,12 @@ class DeliveryCounters:
         self.failed[kind.value] = self.failed.get(kind.value, 0) + 1
 
 
+def mutes(article: Article, words: Sequence[str]) -> bool:
+    """True when a muted word (or phrase) stands as a whole word in the title or teaser."""
+    text = f"{article.title}\n{article.teaser}".casefold()
+    return any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) for word in words)
+
+
 class DeliveryEngine:
     def __init__(
         self,
@@ -82,20 +120,20 @@ class DeliveryEngine:
         sender: Sender,
         config: DeliveryConfig,
         *,
-        render: Callable[[Article], str] = render_teaser,
         on_sent: Callable[[PendingDelivery], None] | None = None,
         on_failure: Callable[[PendingDelivery, Failure], None] | None = None,
         on_chat_gone: Callable[[int], None] | None = None,
         budget: SendBudget | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._sender = sender
         self._config = config
-        self._render = render
         self._on_sent = on_sent
         self._on_failure = on_failure
         self._on_chat_gone = on_chat_gone
         self._budget = budget or SendBudget(config.rate_limit)
+        self._clock = clock
         self.counters = DeliveryCounters()
 
         self._lanes: dict[int, _Lane] = {}
@@ -103,7 +141,8 @@ class DeliveryEngine:
         self._sequence = itertools.count()
         self._queued = 0
         self._claimed_ids: set[int] = set()
-        self._texts: OrderedDict[int, str | None] = OrderedDict()
+        self._articles: OrderedDict[int, Article] = OrderedDict()
+        self._teasers: dict[tuple[int, str], str] = {}
         self._results: list[DeliveryUpdate] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.max_in_flight)
@@ -152,6 +191,12 @@ class DeliveryEngine:
     def queued(self) -> int:
         """Deliveries held in memory, waiting for their chat's turn."""
         return self._queued
+
+    def forget_chat_settings(self, chat_id: int) -> None:
+        """A chat changed its settings: use the new ones from its next claim on."""
+        lane = self._lanes.get(chat_id)
+        if lane is not None and not lane.queue and not lane.busy:
+            del self._lanes[chat_id]
 
     # Main loop
 
@@ -234,80 +279,165 @@ class DeliveryEngine:
             self._slots.release()
             self._schedule(lane)
             return
-        delivery = lane.queue.popleft()
-        self._queued -= 1
         lane.busy = True
+        try:
+            message = await self._compose(lane)
+        except BaseException:
+            lane.busy = False
+            self._slots.release()
+            self._schedule(lane)
+            raise
         now = time.monotonic()
         self._budget.take()
         lane.ready_at = now + lane.interval
-        task = asyncio.create_task(self._send(lane, delivery))
+        task = asyncio.create_task(self._send(lane, message))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _send(self, lane: _Lane, delivery: PendingDelivery) -> None:
+    # Composing messages
+
+    async def _compose(self, lane: _Lane) -> _Message:
+        """Take the next message off the lane: a digest, a burst of stories, or one teaser."""
+        head = lane.queue[0]
+        run: list[PendingDelivery] = []
+        for delivery in lane.queue:
+            if delivery.thread_id != head.thread_id or delivery.held != head.held:
+                break
+            run.append(delivery)
+        settings = lane.prefs.settings
+        language = settings.language or DEFAULT_LANGUAGE
+        combine = head.held or (
+            settings.combine_bursts
+            and settings.mode is DeliveryMode.INSTANT
+            and len(run) > BURST_THRESHOLD
+        )
+        if combine:
+            articles = [self._articles[d.article_id] for d in run if d.article_id in self._articles]
+            if len(articles) == len(run):
+                heading = self._digest_heading(
+                    settings, len(run), held=head.held, language=language
+                )
+                group_of = await self._grouping(lane.chat_id, head.thread_id)
+                text, count = render_digest(heading, articles, group_of)
+                if count > 1:
+                    taken = tuple(self._take(lane, count))
+                    return _Message(taken, text, False, head.thread_id)
+        (delivery,) = self._take(lane, 1)
+        return _Message(
+            (delivery,),
+            self._teaser(delivery.article_id, language),
+            settings.link_previews,
+            delivery.thread_id,
+        )
+
+    def _take(self, lane: _Lane, count: int) -> list[PendingDelivery]:
+        taken = [lane.queue.popleft() for _ in range(count)]
+        self._queued -= count
+        return taken
+
+    @staticmethod
+    def _digest_heading(settings: ChatSettings, count: int, *, held: bool, language: str) -> str:
+        if not held:
+            return plain("burst_heading", language, count=count)
+        if settings.mode is DeliveryMode.HOURLY:
+            return plain("digest_heading_hourly", language, count=count)
+        if settings.mode is DeliveryMode.DAILY:
+            return plain("digest_heading_daily", language, count=count)
+        return plain("digest_heading_quiet", language, count=count)
+
+    async def _grouping(self, chat_id: int, thread_id: int) -> Callable[[Article], str]:
+        """Group a digest's stories by the first of their tags the chat follows."""
+        followed = {
+            tag.key: tag.name for tag in await self._store.followed_tags(chat_id, thread_id)
+        }
+
+        def group_of(article: Article) -> str:
+            for name in article.tags:
+                key = name.casefold()
+                if key in followed:
+                    return followed[key]
+            return article.tags[0] if article.tags else ""
+
+        return group_of
+
+    def _teaser(self, article_id: int, language: str) -> str:
+        key = (article_id, language)
+        text = self._teasers.get(key)
+        if text is None:
+            text = render_teaser(self._articles[article_id], read_more=plain("read_more", language))
+            if len(self._teasers) >= _ARTICLE_CACHE:
+                # Rendering is cheap; a bounded cache matters more than keeping every entry.
+                self._teasers.clear()
+            self._teasers[key] = text
+        return text
+
+    # Sending and its outcomes
+
+    async def _send(self, lane: _Lane, message: _Message) -> None:
         try:
-            text = self._texts.get(delivery.article_id)
-            if text is None:
-                self._finish(delivery, DeliveryStatus.FAILED, "the story no longer exists")
-                return
             try:
-                await self._sender.send_message(delivery.chat_id, text)
+                await self._sender.send_message(
+                    lane.chat_id,
+                    message.text,
+                    link_preview=message.link_preview,
+                    thread_id=message.thread_id or None,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._handle_failure(lane, delivery, classify(exc))
+                await self._handle_failure(lane, message, classify(exc))
                 return
             self._failures_in_a_row = 0
             self._outage_backoff = 0.0
-            self.counters.sent += 1
-            self._finish(delivery, DeliveryStatus.SENT, None)
-            if self._on_sent is not None:
-                self._on_sent(delivery)
+            for delivery in message.deliveries:
+                self.counters.sent += 1
+                self._finish(delivery, DeliveryStatus.SENT, None)
+                if self._on_sent is not None:
+                    self._on_sent(delivery)
         finally:
             self._slots.release()
             lane.busy = False
             self._schedule(lane)
             self._wake.set()
 
-    async def _handle_failure(
-        self, lane: _Lane, delivery: PendingDelivery, failure: Failure
-    ) -> None:
+    async def _handle_failure(self, lane: _Lane, message: _Message, failure: Failure) -> None:
         self.counters.count_failure(failure.kind)
         if self._on_failure is not None:
-            self._on_failure(delivery, failure)
+            for delivery in message.deliveries:
+                self._on_failure(delivery, failure)
         now = time.monotonic()
         if failure.kind is FailureKind.RATE_LIMITED:
             logger.warning(
                 "429 for chat %s: waiting %.0f s before retrying", lane.chat_id, failure.retry_after
             )
             lane.ready_at = now + failure.retry_after
-            self._note_attempt(delivery, failure.description)
+            for delivery in message.deliveries:
+                self._note_attempt(delivery, failure.description)
             if lane.chat_id > 0:
                 # Private chats are already held to one message a second, so a 429 there is
                 # the bot-wide limit: everyone waits.
                 self._paused_until = max(self._paused_until, now + failure.retry_after)
-            self._requeue_front(lane, delivery)
+            self._requeue_front(lane, message.deliveries)
         elif failure.kind is FailureKind.CHAT_GONE:
-            logger.info(
-                "chat %s is gone (%s): marking it inactive", lane.chat_id, failure.description
-            )
-            await self._drop_chat(lane, failure.description)
+            logger.info("chat %s is gone (%s): now inactive", lane.chat_id, failure.description)
+            await self._drop_chat(lane, message, failure.description)
         elif failure.kind is FailureKind.MIGRATED and failure.new_chat_id is not None:
             logger.info("chat %s moved to %s", lane.chat_id, failure.new_chat_id)
-            await self._move_chat(lane, delivery, failure.new_chat_id)
+            await self._move_chat(lane, message, failure.new_chat_id)
         elif failure.kind is FailureKind.REJECTED:
             logger.error(
-                "Telegram rejected story %s for chat %s: %s",
-                delivery.article_id,
+                "Telegram rejected a message for chat %s (stories %s): %s",
                 lane.chat_id,
+                [d.article_id for d in message.deliveries],
                 failure.description,
             )
-            self._finish(delivery, DeliveryStatus.FAILED, failure.description)
+            for delivery in message.deliveries:
+                self._finish(delivery, DeliveryStatus.FAILED, failure.description)
         else:
-            self._handle_transient(lane, delivery, failure, now)
+            self._handle_transient(lane, message, failure, now)
 
     def _handle_transient(
-        self, lane: _Lane, delivery: PendingDelivery, failure: Failure, now: float
+        self, lane: _Lane, message: _Message, failure: Failure, now: float
     ) -> None:
         self._failures_in_a_row += 1
         if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
@@ -319,22 +449,24 @@ class DeliveryEngine:
             self._paused_until = max(self._paused_until, now + self._outage_backoff)
             if self._outage_backoff >= self._config.outage_max_backoff:
                 logger.warning("Telegram unreachable: %s", failure.description)
-            self._requeue_front(lane, delivery)
+            self._requeue_front(lane, message.deliveries)
             return
-        attempts = delivery.attempts + 1
+        attempts = max(delivery.attempts for delivery in message.deliveries) + 1
         if attempts >= self._config.max_attempts:
             logger.error(
-                "giving up on story %s for chat %s after %d attempts: %s",
-                delivery.article_id,
+                "giving up on stories %s for chat %s after %d attempts: %s",
+                [d.article_id for d in message.deliveries],
                 lane.chat_id,
                 attempts,
                 failure.description,
             )
-            self._finish(delivery, DeliveryStatus.FAILED, failure.description, attempts)
+            for delivery in message.deliveries:
+                self._finish(delivery, DeliveryStatus.FAILED, failure.description, attempts)
             return
         lane.ready_at = now + min(self._config.max_backoff, 2.0 ** (attempts - 1))
-        retried = _with_attempts(delivery, attempts)
-        self._note_attempt(retried, failure.description)
+        retried = tuple(replace(delivery, attempts=attempts) for delivery in message.deliveries)
+        for delivery in retried:
+            self._note_attempt(delivery, failure.description)
         self._requeue_front(lane, retried)
 
     def _note_attempt(self, delivery: PendingDelivery, error: str) -> None:
@@ -350,9 +482,9 @@ class DeliveryEngine:
             )
         )
 
-    def _requeue_front(self, lane: _Lane, delivery: PendingDelivery) -> None:
-        lane.queue.appendleft(delivery)
-        self._queued += 1
+    def _requeue_front(self, lane: _Lane, deliveries: Sequence[PendingDelivery]) -> None:
+        lane.queue.extendleft(reversed(deliveries))
+        self._queued += len(deliveries)
 
     def _finish(
         self,
@@ -375,64 +507,96 @@ class DeliveryEngine:
         if len(self._results) >= self._config.flush_size:
             self._flushed.set()
 
-    async def _drop_chat(self, lane: _Lane, reason: str) -> None:
+    async def _drop_chat(self, lane: _Lane, message: _Message, reason: str) -> None:
         async with self._storage_lock:
             # Write the outcomes first, so messages that did reach the chat stay marked sent.
             await self._flush()
             await self._store.deactivate_chat(lane.chat_id, reason, time.time())
         if self._on_chat_gone is not None:
             self._on_chat_gone(lane.chat_id)
-        for item in lane.queue:
+        for item in (*message.deliveries, *lane.queue):
             self._claimed_ids.discard(item.id)
         self._queued -= len(lane.queue)
         lane.queue.clear()
 
-    async def _move_chat(self, lane: _Lane, delivery: PendingDelivery, new_chat_id: int) -> None:
+    async def _move_chat(self, lane: _Lane, message: _Message, new_chat_id: int) -> None:
         async with self._storage_lock:
             await self._flush()
             await self._store.migrate_chat(lane.chat_id, new_chat_id)
         if self._on_chat_gone is not None:
             self._on_chat_gone(lane.chat_id)
-        moved = [delivery, *lane.queue]
+        moved = [*message.deliveries, *lane.queue]
         self._queued -= len(lane.queue)
         lane.queue.clear()
-        target = self._lane(new_chat_id, "supergroup")
-        for item in reversed(moved):
-            target.queue.appendleft(_moved(item, new_chat_id))
-            self._queued += 1
+        target = self._lane(
+            new_chat_id, replace(lane.prefs, chat_id=new_chat_id, type="supergroup")
+        )
+        self._requeue_front(
+            target,
+            [replace(item, chat_id=new_chat_id, chat_type="supergroup") for item in moved],
+        )
         self._schedule(target)
 
     # Outbox reads and writes
 
-    def _lane(self, chat_id: int, chat_type: str) -> _Lane:
+    def _lane(self, chat_id: int, prefs: ChatPrefs) -> _Lane:
         lane = self._lanes.get(chat_id)
         if lane is None:
             interval = (
                 self._config.group_interval
-                if chat_type in GROUP_TYPES
+                if prefs.type in GROUP_TYPES
                 else self._config.private_interval
             )
-            lane = self._lanes[chat_id] = _Lane(chat_id=chat_id, interval=interval)
+            lane = self._lanes[chat_id] = _Lane(chat_id=chat_id, interval=interval, prefs=prefs)
+        else:
+            lane.prefs = prefs
         return lane
 
     async def _refill(self) -> int:
-        cap = self._config.per_chat_queue
         # Chats with deliveries in memory are left out, so that one chat's backlog fills a
         # claim at most once per time its queue runs dry, and the others are reached.
         held = [chat_id for chat_id, lane in self._lanes.items() if lane.queue or lane.busy]
+        now = self._clock()
         claimed = await self._store.claim_due(
-            time.time(), self._config.claim_batch, self._config.lease, exclude_chats=held
+            now, self._config.claim_batch, self._config.lease, exclude_chats=held
         )
         if not claimed or len(self._lanes) > 4 * self._config.claim_batch:
             self._forget_idle_lanes()
         if not claimed:
             return 0
-        await self._load_texts({delivery.article_id for delivery in claimed})
+        prefs = await self._store.chat_prefs(list({d.chat_id for d in claimed}))
+        await self._load_articles({delivery.article_id for delivery in claimed})
+        moment = datetime.fromtimestamp(now, UTC)
         overflow: list[int] = []
+        deferred: list[DeliveryUpdate] = []
         for delivery in claimed:
             if delivery.id in self._claimed_ids:
                 continue
-            lane = self._lane(delivery.chat_id, delivery.chat_type)
+            chat = prefs.get(delivery.chat_id) or ChatPrefs(
+                delivery.chat_id, delivery.chat_type, ChatSettings()
+            )
+            article = self._articles.get(delivery.article_id)
+            if article is None:
+                self._finish(delivery, DeliveryStatus.FAILED, "the story no longer exists")
+                continue
+            if chat.muted and mutes(article, chat.muted):
+                self._finish(delivery, DeliveryStatus.SKIPPED, "muted word")
+                continue
+            if not delivery.held:
+                release = release_time(chat.settings, moment)
+                if release is not None:
+                    deferred.append(
+                        DeliveryUpdate(
+                            id=delivery.id,
+                            status=DeliveryStatus.PENDING,
+                            attempts=delivery.attempts,
+                            due_at=release.timestamp(),
+                            held=True,
+                        )
+                    )
+                    continue
+            lane = self._lane(delivery.chat_id, chat)
+            cap = DIGEST_QUEUE if delivery.held else self._config.per_chat_queue
             if len(lane.queue) >= cap:
                 overflow.append(delivery.id)
                 continue
@@ -440,21 +604,21 @@ class DeliveryEngine:
             lane.queue.append(delivery)
             self._queued += 1
             self._schedule(lane)
+        if deferred:
+            await self._store.update_deliveries(deferred)
         if overflow:
             await self._store.release_deliveries(overflow)
         return len(claimed)
 
-    async def _load_texts(self, article_ids: set[int]) -> None:
-        missing = [article_id for article_id in article_ids if article_id not in self._texts]
+    async def _load_articles(self, article_ids: set[int]) -> None:
+        missing = [article_id for article_id in article_ids if article_id not in self._articles]
         if missing:
-            articles = await self._store.get_articles(missing)
-            for article_id in missing:
-                article = articles.get(article_id)
-                self._texts[article_id] = self._render(article) if article else None
+            self._articles.update(await self._store.get_articles(missing))
         for article_id in article_ids:
-            self._texts.move_to_end(article_id)
-        while len(self._texts) > 4096:
-            self._texts.popitem(last=False)
+            if article_id in self._articles:
+                self._articles.move_to_end(article_id)
+        while len(self._articles) > _ARTICLE_CACHE:
+            self._articles.popitem(last=False)
 
     def _forget_idle_lanes(self) -> None:
         now = time.monotonic()
@@ -491,25 +655,3 @@ class DeliveryEngine:
     async def _release_unsent(self) -> None:
         unsent = [delivery.id for lane in self._lanes.values() for delivery in lane.queue]
         await self._store.release_deliveries(unsent)
-
-
-def _with_attempts(delivery: PendingDelivery, attempts: int) -> PendingDelivery:
-    return PendingDelivery(
-        id=delivery.id,
-        article_id=delivery.article_id,
-        chat_id=delivery.chat_id,
-        chat_type=delivery.chat_type,
-        attempts=attempts,
-        due_at=delivery.due_at,
-    )
-
-
-def _moved(delivery: PendingDelivery, chat_id: int) -> PendingDelivery:
-    return PendingDelivery(
-        id=delivery.id,
-        article_id=delivery.article_id,
-        chat_id=chat_id,
-        chat_type="supergroup",
-        attempts=delivery.attempts,
-        due_at=delivery.due_at,
-    )

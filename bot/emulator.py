@@ -1904,6 +1904,19 @@ class BotApiEmulator:
         if offline:
             self._updates_signal.notify()
 
+    def is_blocked(self, chat_id: int) -> bool:
+        """True while the user of this private chat has the bot blocked."""
+        return chat_id in self._blocked
+
+    def is_kicked(self, chat_id: int) -> bool:
+        """True while the bot is out of this group or channel."""
+        return chat_id in self._kicked
+
+    @property
+    def limits_enforced(self) -> bool:
+        """True while enforce_limits() makes sends beyond Telegram's flood limits answer 429."""
+        return self._limits is not None
+
     # ---------------------------------------------------------------- records
 
     def calls_of(self, method: str) -> list[ApiCall]:

@@ -10,7 +10,12 @@ class TagwireError(Exception):
 
 
 class InvalidTag(TagwireError):
-    """A tag that cannot be a tag: empty, too long, or made only of punctuation."""
+    """A tag that cannot be a tag: empty, too long, or made only of punctuation. `key` names
+    the reason in the message table, so it can be given in the reader's language."""
+
+    def __init__(self, message: str, key: str = "tag_reason_empty") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class UnknownTag(TagwireError):

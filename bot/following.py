@@ -21,6 +21,8 @@ _CANDIDATES = 300
 class InvalidEntry:
     raw: str
     reason: str
+    # The reason's key in the message table.
+    key: str = "tag_reason_empty"
 
 
 @dataclass(slots=True)
@@ -47,7 +49,7 @@ def parse_tags(text: str) -> tuple[list[TagName], list[InvalidEntry]]:
         try:
             name = parse_tag(raw)
         except InvalidTag as exc:
-            invalid.append(InvalidEntry(clean_text(raw), str(exc)))
+            invalid.append(InvalidEntry(clean_text(raw), str(exc), exc.key))
             continue
         if all(name.key != seen.key for seen in names):
             names.append(name)
@@ -59,23 +61,33 @@ class FollowingService:
         self._store = store
         self.max_tags = max_tags
 
-    async def follow(self, chat_id: int, text: str) -> FollowReport:
+    async def follow(self, chat_id: int, text: str, thread_id: int = 0) -> FollowReport:
         names, invalid = parse_tags(text)
         report = FollowReport(invalid=invalid)
         if not names:
             return report
         results = await self._store.follow(
-            chat_id, [(name.name, name.key) for name in names], self.max_tags, time.time()
+            chat_id,
+            [(name.name, name.key) for name in names],
+            self.max_tags,
+            time.time(),
+            thread_id,
         )
         await self._sort_results(report, results)
         return report
 
-    async def follow_ids(self, chat_id: int, tag_ids: list[int]) -> list[FollowResult]:
+    async def follow_ids(
+        self, chat_id: int, tag_ids: list[int], thread_id: int = 0
+    ) -> list[FollowResult]:
         tags = await self._store.get_tags(tag_ids)
         if not tags:
             return []
         return await self._store.follow(
-            chat_id, [(tag.name, tag.key) for tag in tags.values()], self.max_tags, time.time()
+            chat_id,
+            [(tag.name, tag.key) for tag in tags.values()],
+            self.max_tags,
+            time.time(),
+            thread_id,
         )
 
     async def _sort_results(self, report: FollowReport, results: list[FollowResult]) -> None:
@@ -89,13 +101,13 @@ class FollowingService:
                 if result.tag.story_count == 0:
                     report.without_stories.append((result.tag, await self.suggest(result.tag.key)))
 
-    async def unfollow(self, chat_id: int, text: str) -> UnfollowReport:
+    async def unfollow(self, chat_id: int, text: str, thread_id: int = 0) -> UnfollowReport:
         names, invalid = parse_tags(text)
         report = UnfollowReport(invalid=invalid)
         if not names:
             return report
         known = await self._store.find_tags([name.key for name in names])
-        removed = await self._store.unfollow(chat_id, [tag.id for tag in known.values()])
+        removed = await self._store.unfollow(chat_id, [tag.id for tag in known.values()], thread_id)
         removed_keys = {tag.key for tag in removed}
         report.removed = removed
         report.not_followed = [name.name for name in names if name.key not in removed_keys]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.tags import hashtag
 from bot.text import (
@@ -109,3 +109,44 @@ def _list_entry(number: int, article: Article, budget: int) -> str | None:
         return None
     title = fit_cut(article.title, budget - skeleton, escape)
     return assemble(title, "") if title else None
+
+
+DIGEST_TITLE_LENGTH = 200
+
+
+def _digest_line(article: Article) -> str:
+    return f"• {_link(article.url, cut_at_word(article.title, DIGEST_TITLE_LENGTH))}"
+
+
+def _assemble_digest(
+    heading: str, articles: Sequence[Article], group_of: Callable[[Article], str]
+) -> str:
+    groups: dict[str, list[str]] = {}
+    for article in articles:
+        groups.setdefault(group_of(article), []).append(_digest_line(article))
+    blocks = [_bold(heading)]
+    for group, lines in groups.items():
+        label = hashtag(group) or group
+        blocks.append(_bold(label) + "\n" + "\n".join(lines) if group else "\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def render_digest(
+    heading: str, articles: Sequence[Article], group_of: Callable[[Article], str]
+) -> tuple[str, int]:
+    """Several stories in one message: a bold heading, then each story's linked title under
+    the tag it is grouped by. Takes as many of `articles`, in order, as fit in one message and
+    returns the message with that count (0 when not even the first fits)."""
+    fitted, count = "", 0
+    low, high = 1, len(articles)
+    # Every story added makes the message longer, so the largest count that fits is found
+    # by bisection.
+    while low <= high:
+        size = (low + high) // 2
+        candidate = _assemble_digest(heading, articles[:size], group_of)
+        if utf16_len(candidate) <= MESSAGE_LIMIT:
+            fitted, count = candidate, size
+            low = size + 1
+        else:
+            high = size - 1
+    return fitted, count

@@ -16,6 +16,10 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self._secrets = [secret for secret in secrets if secret]
 
+    def add(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
@@ -34,6 +38,15 @@ class RedactingFilter(logging.Filter):
                 record.msg = f"{record.msg}\n{record.exc_text}"
                 record.exc_text = None
         return True
+
+
+def redact_also(secret: str) -> None:
+    """Scrub `secret` too from now on (one the bot learns while running, e.g. from the
+    database), in every handler that configure_logging set up."""
+    for handler in logging.getLogger().handlers:
+        for log_filter in handler.filters:
+            if isinstance(log_filter, RedactingFilter):
+                log_filter.add(secret)
 
 
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:

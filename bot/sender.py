@@ -26,8 +26,11 @@ from bot.ratelimit import DELIVERY
 
 
 class Sender(Protocol):
-    async def send_message(self, chat_id: int, text: str, *, link_preview: bool = True) -> None:
-        """Send HTML `text`; raise python-telegram-bot's errors exactly as Bot.send_message does."""
+    async def send_message(
+        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
+    ) -> None:
+        """Send HTML `text` (into forum topic `thread_id` when given); raise
+        python-telegram-bot's errors exactly as Bot.send_message does."""
 
 
 class PtbSender:
@@ -36,10 +39,13 @@ class PtbSender:
     def __init__(self, bot: ExtBot[str]) -> None:
         self._bot = bot
 
-    async def send_message(self, chat_id: int, text: str, *, link_preview: bool = True) -> None:
+    async def send_message(
+        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
+    ) -> None:
         await self._bot.send_message(
             chat_id=chat_id,
             text=text,
+            message_thread_id=thread_id,
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=not link_preview),
             # The engine has counted this send already; replies are counted by ReplyAccounting.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
 # Test servers and older tokens vary in the secret's length, so allow 30 to 50.
 _TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,50}$")
+# Telegram accepts 1-256 of these characters as a webhook secret token.
+_WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class SettingsError(ValueError):
@@ -37,6 +40,19 @@ class Settings(BaseSettings):
     # How often the delivery engine looks for stories written by another process (`tagwire push`).
     outbox_poll_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
+    # Commands (and button taps) one user may send per minute before the bot stops answering.
+    user_commands_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # The HTTP server (ingestion API, health, metrics, webhook) runs when an ingest token is
+    # set or webhook mode is on.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    ingest_token: SecretStr | None = None
+    feed_interval: float = Field(default=300.0, gt=0)
+    feed_timeout: float = Field(default=20.0, gt=0, le=300)
+    feed_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    feed_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -56,6 +72,40 @@ class Settings(BaseSettings):
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("ingest_token", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `TAGWIRE_INGEST_TOKEN=` in .env means "not set", as in .env.example.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("ingest_token")
+    @classmethod
+    def _check_ingest_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters; make one with `openssl rand -hex 32`")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be the bot's public URL, e.g. https://bot.example.com/telegram")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query string or fragment")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return value
 
     @field_validator("log_level")
@@ -83,6 +133,15 @@ class Settings(BaseSettings):
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
+
+    @property
+    def http_enabled(self) -> bool:
+        return self.ingest_token is not None or self.webhook_url is not None
+
+    def secret_values(self) -> list[str]:
+        """Every secret among the settings, for the log filter to scrub."""
+        values = [self.bot_token, self.ingest_token, self.webhook_secret]
+        return [value.get_secret_value() for value in values if value is not None]
 
 
 def load_settings(**overrides: object) -> Settings:

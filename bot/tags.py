@@ -46,7 +46,7 @@ def parse_tag(raw: str) -> TagName:
     if not name:
         raise InvalidTag("a tag needs at least one letter, digit or emoji")
     if len(name) > MAX_TAG_LENGTH:
-        raise InvalidTag(f"a tag has at most {MAX_TAG_LENGTH} characters")
+        raise InvalidTag(f"a tag has at most {MAX_TAG_LENGTH} characters", "tag_reason_too_long")
     if not any(ch.isalnum() or unicodedata.category(ch) == "So" for ch in name):
         raise InvalidTag("a tag needs at least one letter, digit or emoji")
     return TagName(name=name, key=tag_key(name))

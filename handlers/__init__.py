@@ -14,20 +14,54 @@ from telegram.ext import (
 
 from bot.context import TagwireApplication
 from bot.texts import DEFAULT_LANGUAGE, plain
-from handlers import buttons, chats, errors, fallback, follow, latest, start, tags
+from handlers import (
+    admin,
+    buttons,
+    channels,
+    chats,
+    errors,
+    fallback,
+    follow,
+    latest,
+    mute,
+    search,
+    settings,
+    start,
+    tags,
+    usage,
+)
 
-COMMANDS = ("start", "help", "follow", "unfollow", "following", "latest", "tags")
+COMMANDS = (
+    "start",
+    "help",
+    "follow",
+    "unfollow",
+    "following",
+    "latest",
+    "tags",
+    "search",
+    "settings",
+    "mute",
+    "unmute",
+    "muted",
+    "timezone",
+    "quiet",
+    "channels",
+)
 
 # Edited messages and channel posts are not commands to answer.
 _NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 
-def bot_commands(language: str = DEFAULT_LANGUAGE) -> list[BotCommand]:
-    """The menu Telegram shows, registered with setMyCommands at start."""
-    return [BotCommand(name, plain(f"command_{name}", language)) for name in COMMANDS]
+def bot_commands(language: str = DEFAULT_LANGUAGE, *, for_admins: bool = False) -> list[BotCommand]:
+    """The menu Telegram shows, registered with setMyCommands at start; `for_admins`: the
+    menu of the operators' own chats, which has their commands too."""
+    names = COMMANDS + admin.ADMIN_COMMANDS if for_admins else COMMANDS
+    return [BotCommand(name, plain(f"command_{name}", language)) for name in names]
 
 
 def register_handlers(application: TagwireApplication) -> None:
+    application.add_handler(TypeHandler(Update, chats.throttle), group=-2)
     application.add_handler(TypeHandler(Update, chats.record_chat), group=-1)
     application.add_handler(
         ChatMemberHandler(chats.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER)
@@ -42,10 +76,24 @@ def register_handlers(application: TagwireApplication) -> None:
         ("following", follow.following),
         ("latest", latest.latest),
         ("tags", tags.tags),
+        ("search", search.search),
+        ("settings", settings.settings_command),
+        ("mute", mute.mute),
+        ("unmute", mute.unmute),
+        ("muted", mute.muted),
+        ("timezone", settings.timezone_command),
+        ("quiet", settings.quiet_command),
+        ("channels", channels.channels),
     ):
         application.add_handler(CommandHandler(name, callback, filters=_NEW_MESSAGES))
+    application.add_handler(CallbackQueryHandler(settings.settings_button, pattern=r"^cfg:"))
+    application.add_handler(CallbackQueryHandler(search.search_page, pattern=r"^more:"))
+    application.add_handler(CallbackQueryHandler(channels.channel_picked, pattern=r"^ch:"))
+    # Last: every other tap, including data this bot never issued, gets an answer here.
     application.add_handler(CallbackQueryHandler(buttons.button))
 
+    # Before the unknown-command answer, which is what anyone but an admin gets for them.
+    admin.register(application)
     application.add_handler(
         MessageHandler(_NEW_MESSAGES & filters.COMMAND, fallback.unknown_command)
     )
@@ -54,5 +102,9 @@ def register_handlers(application: TagwireApplication) -> None:
             _NEW_MESSAGES & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND,
             fallback.plain_text,
         )
+    )
+    application.add_handler(
+        TypeHandler(Update, usage.update_counter(COMMANDS, admin.ADMIN_COMMANDS)),
+        group=usage.USAGE_GROUP,
     )
     application.add_error_handler(errors.on_error)

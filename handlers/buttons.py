@@ -6,22 +6,30 @@ from telegram import Update
 
 from bot.context import TagwireContext
 from bot.texts import plain
-from handlers.common import edit, edit_markup, language_of, may_change_subscriptions
+from handlers.common import (
+    Target,
+    edit,
+    edit_markup,
+    language_of,
+    may_change_subscriptions,
+    target_of,
+)
 from handlers.follow import describe_following
 from handlers.keyboards import Action, View, parse_button, toggle_keyboard, toggle_keyboard_tags
 from handlers.latest import DEFAULT_COUNT, send_latest
+from handlers.targets import ChannelRefused, channel_for
 from storage.models import FollowOutcome
 
 
 async def button(update: Update, context: TagwireContext) -> None:
     query = update.callback_query
-    chat = update.effective_chat
     if query is None:
         return
-    language = language_of(update)
+    language = await language_of(update, context)
     data = parse_button(query.data if isinstance(query.data, str) else None)
     tags = await context.store.get_tags([data.tag_id]) if data else {}
-    if data is None or chat is None or data.tag_id not in tags:
+    target = target_of(update)
+    if data is None or target is None or data.tag_id not in tags:
         await query.answer(plain("button_expired", language), show_alert=True)
         return
     tag = tags[data.tag_id]
@@ -31,12 +39,23 @@ async def button(update: Update, context: TagwireContext) -> None:
         await send_latest(update, context, tag, DEFAULT_COUNT)
         return
 
-    if not await may_change_subscriptions(update, context):
+    channel: str | None = None
+    if data.channel_id is not None:
+        try:
+            target = Target(await channel_for(context, data.channel_id, update))
+        except ChannelRefused as refused:
+            await query.answer(
+                plain(refused.key, language, channel=refused.channel), show_alert=True
+            )
+            return
+        chat = await context.store.get_chat(target.chat_id)
+        channel = f"@{chat.username}" if chat and chat.username else str(target.chat_id)
+    elif not await may_change_subscriptions(update, context):
         await query.answer(plain("button_admins_only", language), show_alert=True)
         return
 
     if data.action is Action.FOLLOW:
-        results = await context.following.follow_ids(chat.id, [tag.id])
+        results = await context.following.follow_ids(target.chat_id, [tag.id], target.thread_id)
         outcome = results[0].outcome if results else FollowOutcome.LIMIT
         answer = {
             FollowOutcome.FOLLOWED: plain("button_followed", language, tag=tag.name),
@@ -44,16 +63,16 @@ async def button(update: Update, context: TagwireContext) -> None:
             FollowOutcome.LIMIT: plain("button_limit", language, limit=context.following.max_tags),
         }[outcome]
     else:
-        removed = await context.store.unfollow(chat.id, [tag.id])
+        removed = await context.store.unfollow(target.chat_id, [tag.id], target.thread_id)
         key = "button_unfollowed" if removed else "button_not_following"
         answer = plain(key, language, tag=tag.name)
     await query.answer(answer)
 
-    followed_tags = await context.store.followed_tags(chat.id)
+    followed_tags = await context.store.followed_tags(target.chat_id, target.thread_id)
     if data.view is View.TAGS and query.message is not None:
         shown = toggle_keyboard_tags(getattr(query.message, "reply_markup", None))
         followed = {t.id for t in followed_tags}
-        await edit_markup(query, toggle_keyboard(shown, followed))
+        await edit_markup(query, toggle_keyboard(shown, followed, data.channel_id))
     elif data.view is View.FOLLOWING:
-        text, keyboard = describe_following(followed_tags, language)
+        text, keyboard = describe_following(followed_tags, language, channel, data.channel_id)
         await edit(query, text, reply_markup=keyboard)

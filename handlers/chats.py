@@ -3,12 +3,37 @@ group-to-supergroup migration are recorded as they happen."""
 
 from __future__ import annotations
 
+import time
+
 from telegram import Update
 from telegram.constants import ChatMemberStatus
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import TagwireContext
+from bot.texts import plain, render
+from handlers.common import language_of, reply
 
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+
+
+async def throttle(update: Update, context: TagwireContext) -> None:
+    """Stop here when one user sends more than their share of commands and taps."""
+    user = update.effective_user
+    if user is None or (update.message is None and update.callback_query is None):
+        return
+    verdict = context.throttle.check(user.id, time.monotonic())
+    if verdict.allowed:
+        return
+    if verdict.tell:
+        language = await language_of(update, context)
+        seconds = max(1, round(verdict.retry_in))
+        if update.callback_query is not None:
+            await update.callback_query.answer(
+                plain("too_many_commands", language, seconds=seconds), show_alert=True
+            )
+        else:
+            await reply(update, render("too_many_commands", language, seconds=seconds))
+    raise ApplicationHandlerStop
 
 
 async def record_chat(update: Update, context: TagwireContext) -> None:
@@ -18,7 +43,10 @@ async def record_chat(update: Update, context: TagwireContext) -> None:
     if update.message is None and update.callback_query is None:
         # Edited messages, channel posts and the like do not mean the chat is back.
         return
-    await context.chats.seen(chat.id, chat.type, chat.title or chat.username)
+    user = update.effective_user
+    await context.chats.seen(
+        chat.id, chat.type, chat.title, chat.username, user.language_code if user else None
+    )
 
 
 async def membership_changed(update: Update, context: TagwireContext) -> None:
@@ -32,7 +60,9 @@ async def membership_changed(update: Update, context: TagwireContext) -> None:
         await context.chats.gone(chat.id, f"bot status is now {status}")
     else:
         context.chats.forget(chat.id)
-        await context.chats.seen(chat.id, chat.type, chat.title or chat.username)
+        await context.chats.seen(
+            chat.id, chat.type, chat.title, chat.username, change.from_user.language_code
+        )
 
 
 async def chat_migrated(update: Update, context: TagwireContext) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from telegram import (
     CallbackQuery,
@@ -17,7 +18,6 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import TagwireContext
-from bot.texts import DEFAULT_LANGUAGE
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,38 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 
 
-def language_of(update: Update) -> str:
-    """The language replies use; English until readers can choose."""
-    return DEFAULT_LANGUAGE
+async def language_of(update: Update, context: TagwireContext) -> str:
+    """The language replies use: the chat's choice, else the user's Telegram language."""
+    chat = update.effective_chat
+    user = update.effective_user
+    return await context.chats.language(
+        chat.id if chat is not None else None, user.language_code if user else None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where follows apply and stories go: a chat, or one forum topic of it."""
+
+    chat_id: int
+    thread_id: int = 0
+
+
+def target_of(update: Update) -> Target | None:
+    """The chat of the update, narrowed to the forum topic a message was written in."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    message = update.effective_message
+    thread_id = 0
+    if (
+        message is not None
+        and chat.is_forum
+        and message.is_topic_message
+        and message.message_thread_id is not None
+    ):
+        thread_id = message.message_thread_id
+    return Target(chat.id, thread_id)
 
 
 def command_argument(update: Update) -> str:

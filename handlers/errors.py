@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import TagwireContext
-from bot.texts import render
+from bot.texts import DEFAULT_LANGUAGE, plain, render
 from handlers.common import language_of, reply
 
 logger = logging.getLogger(__name__)
@@ -23,10 +23,15 @@ async def on_error(update: object, context: TagwireContext) -> None:
     if not isinstance(update, Update):
         return
     try:
+        language = await language_of(update, context)
+    except Exception:
+        # The error may be the database itself; answer in English rather than not at all.
+        language = DEFAULT_LANGUAGE
+    try:
         if update.callback_query is not None:
-            await update.callback_query.answer(render("internal_error", language_of(update)))
+            await update.callback_query.answer(plain("internal_error", language))
         elif update.effective_message is not None:
-            await reply(update, render("internal_error", language_of(update)))
+            await reply(update, render("internal_error", language))
     except TelegramError as exc:
         logger.warning("could not tell the user about the error: %s", exc)
 

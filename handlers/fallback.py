@@ -22,8 +22,10 @@ async def unknown_command(update: Update, context: TagwireContext) -> None:
     ):
         # In a group, a bare /command may be meant for another bot.
         return
-    await reply(update, render("unknown_command", language_of(update), command=name[:64]))
+    await reply(
+        update, render("unknown_command", await language_of(update, context), command=name[:64])
+    )
 
 
 async def plain_text(update: Update, context: TagwireContext) -> None:
-    await reply(update, render("plain_text", language_of(update)))
+    await reply(update, render("plain_text", await language_of(update, context)))

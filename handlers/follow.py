@@ -1,4 +1,4 @@
-"""/follow, /unfollow and /following."""
+"""/follow, /unfollow and /following — in a chat, a forum topic, or a channel by @name."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.context import TagwireContext
 from bot.following import FollowReport, InvalidEntry
 from bot.tags import deep_link_payload
-from bot.text import cut_at_word, escape
-from bot.texts import Html, bold, join_html, render
-from handlers.common import (
-    command_argument,
-    language_of,
-    may_change_subscriptions,
-    reply,
-)
+from bot.text import cut_at_word
+from bot.texts import Html, bold, join_html, plain, render
+from handlers.common import Target, command_argument, language_of, reply
 from handlers.keyboards import Action, suggestion_keyboard, toggle_keyboard, unfollow_keyboard
+from handlers.targets import resolve_target
 from storage.models import Tag
 
 PICKER_SIZE = 12
@@ -25,129 +21,156 @@ MAX_INVALID_SHOWN = 5
 POPULAR_WINDOW = 30 * 24 * 3600
 
 
-def _names(tags: list[Tag]) -> Html:
-    return join_html([bold(tag.name) for tag in tags])
+def _names(tags: list[Tag], language: str) -> Html:
+    return join_html([bold(tag.name) for tag in tags], language=language)
 
 
 def _invalid_lines(entries: list[InvalidEntry], language: str) -> list[Html]:
     lines = [
-        render("invalid_tag", language, raw=cut_at_word(entry.raw, 60), reason=entry.reason)
+        render(
+            "invalid_tag",
+            language,
+            raw=cut_at_word(entry.raw, 60),
+            reason=plain(entry.key, language),
+        )
         for entry in entries[:MAX_INVALID_SHOWN]
     ]
     if len(entries) > MAX_INVALID_SHOWN:
-        lines.append(Html(escape(f"+{len(entries) - MAX_INVALID_SHOWN} more")))
+        lines.append(render("more_count", language, count=len(entries) - MAX_INVALID_SHOWN))
     return lines
 
 
 def describe_follow(
-    report: FollowReport, language: str, bot_username: str | None, limit: int
+    report: FollowReport,
+    language: str,
+    bot_username: str | None,
+    limit: int,
+    channel: str | None = None,
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
     """The answer to a follow: what is followed now, what was not and why, and suggestions."""
     lines: list[Html] = []
     suggestions: list[Tag] = []
+    if channel:
+        lines.append(render("channel_scope", language, channel=channel))
     if report.followed:
-        lines.append(render("followed", language, tags=_names(report.followed)))
+        lines.append(render("followed", language, tags=_names(report.followed, language)))
     for tag, close in report.without_stories:
         lines.append(render("new_tag", language, tag=bold(tag.name)))
         if close:
-            lines.append(render("did_you_mean", language, tags=_names(close)))
+            lines.append(render("did_you_mean", language, tags=_names(close, language)))
             suggestions.extend(t for t in close if t not in suggestions)
     if report.already:
-        lines.append(render("already_following", language, tags=_names(report.already)))
+        lines.append(render("already_following", language, tags=_names(report.already, language)))
     if report.over_limit:
-        lines.append(render("tag_limit", language, limit=limit, tags=_names(report.over_limit)))
+        lines.append(
+            render("tag_limit", language, limit=limit, tags=_names(report.over_limit, language))
+        )
     lines.extend(_invalid_lines(report.invalid, language))
     shared = report.followed or report.already
-    if len(shared) == 1 and bot_username:
+    if len(shared) == 1 and bot_username and not channel:
         payload = deep_link_payload(shared[0].name)
         if payload:
             link = f"https://t.me/{bot_username}?start={payload}"
             lines.append(render("share_link", language, link=link))
-    keyboard = suggestion_keyboard(suggestions, Action.FOLLOW)
+    # Suggestion buttons act on the chat they are tapped in, so none for a channel.
+    keyboard = None if channel else suggestion_keyboard(suggestions, Action.FOLLOW)
     return Html("\n\n".join(lines)), keyboard
 
 
 async def follow(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    resolved = await resolve_target(update, context, command_argument(update), changing=True)
+    if resolved is None:
         return
-    language = language_of(update)
-    if not await may_change_subscriptions(update, context):
-        await reply(update, render("group_admins_only", language))
+    language = await language_of(update, context)
+    if not resolved.rest:
+        await show_picker(update, context, resolved.target, resolved.channel)
         return
-    argument = command_argument(update)
-    if not argument:
-        await show_picker(update, context)
-        return
-    report = await context.following.follow(chat.id, argument)
+    report = await context.following.follow(
+        resolved.target.chat_id, resolved.rest, resolved.target.thread_id
+    )
     text, keyboard = describe_follow(
-        report, language, context.bot.username, context.following.max_tags
+        report, language, context.bot.username, context.following.max_tags, resolved.channel
     )
     await reply(update, text, reply_markup=keyboard)
 
 
-async def show_picker(update: Update, context: TagwireContext) -> None:
+async def show_picker(
+    update: Update, context: TagwireContext, target: Target, channel: str | None = None
+) -> None:
     """The most active and most followed tags as buttons to tap."""
-    chat = update.effective_chat
-    assert chat is not None
-    language = language_of(update)
+    language = await language_of(update, context)
     popular = await context.store.popular_tags(PICKER_SIZE, time.time() - POPULAR_WINDOW)
     if not popular:
         await reply(update, render("follow_pick_empty", language))
         return
-    followed = {tag.id for tag in await context.store.followed_tags(chat.id)}
-    keyboard = toggle_keyboard([(item.tag.id, item.tag.name) for item in popular], followed)
-    await reply(update, render("follow_pick", language), reply_markup=keyboard)
+    followed = {t.id for t in await context.store.followed_tags(target.chat_id, target.thread_id)}
+    keyboard = toggle_keyboard(
+        [(item.tag.id, item.tag.name) for item in popular],
+        followed,
+        channel_id=target.chat_id if channel else None,
+    )
+    text = render("follow_pick", language)
+    if channel:
+        text = Html(render("channel_scope", language, channel=channel) + "\n\n" + text)
+    await reply(update, text, reply_markup=keyboard)
 
 
 async def unfollow(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    resolved = await resolve_target(update, context, command_argument(update), changing=True)
+    if resolved is None:
         return
-    language = language_of(update)
-    if not await may_change_subscriptions(update, context):
-        await reply(update, render("group_admins_only", language))
-        return
-    argument = command_argument(update)
-    if not argument:
-        tags = await context.store.followed_tags(chat.id)
+    language = await language_of(update, context)
+    target, channel = resolved.target, resolved.channel
+    if not resolved.rest:
+        tags = await context.store.followed_tags(target.chat_id, target.thread_id)
         if not tags:
             await reply(update, render("following_none", language))
             return
-        await reply(update, render("unfollow_pick", language), reply_markup=unfollow_keyboard(tags))
+        keyboard = unfollow_keyboard(tags, channel_id=target.chat_id if channel else None)
+        await reply(update, render("unfollow_pick", language), reply_markup=keyboard)
         return
-    if argument.casefold() == "all":
-        count = await context.store.unfollow_all(chat.id)
+    if resolved.rest.casefold() == "all":
+        count = await context.store.unfollow_all(target.chat_id, target.thread_id)
         if count == 0:
             await reply(update, render("following_none", language))
         else:
             await reply(update, render("unfollowed_all", language, count=count))
         return
-    report = await context.following.unfollow(chat.id, argument)
+    report = await context.following.unfollow(target.chat_id, resolved.rest, target.thread_id)
     lines: list[Html] = []
+    if channel:
+        lines.append(render("channel_scope", language, channel=channel))
     if report.removed:
-        lines.append(render("unfollowed", language, tags=_names(report.removed)))
+        lines.append(render("unfollowed", language, tags=_names(report.removed, language)))
     if report.not_followed:
-        names = join_html([bold(name) for name in report.not_followed])
+        names = join_html([bold(name) for name in report.not_followed], language=language)
         lines.append(render("not_following", language, tags=names))
     lines.extend(_invalid_lines(report.invalid, language))
     await reply(update, Html("\n\n".join(lines)))
 
 
-def describe_following(tags: list[Tag], language: str) -> tuple[Html, InlineKeyboardMarkup | None]:
+def describe_following(
+    tags: list[Tag], language: str, channel: str | None = None, channel_id: int | None = None
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    heading = render("channel_scope", language, channel=channel) + "\n\n" if channel else ""
     if not tags:
-        return render("following_none", language), None
-    listing = join_html([Html(f"• {bold(tag.name)}") for tag in tags], "\n", budget=3000)
-    return render("following_list", language, count=len(tags), tags=listing), unfollow_keyboard(
-        tags
+        return Html(heading + render("following_none", language)), None
+    listing = join_html(
+        [Html(f"• {bold(tag.name)}") for tag in tags], "\n", budget=3000, language=language
     )
+    text = Html(heading + render("following_list", language, count=len(tags), tags=listing))
+    return text, unfollow_keyboard(tags, channel_id=channel_id)
 
 
 async def following(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    resolved = await resolve_target(update, context, command_argument(update), changing=False)
+    if resolved is None:
         return
+    target = resolved.target
     text, keyboard = describe_following(
-        await context.store.followed_tags(chat.id), language_of(update)
+        await context.store.followed_tags(target.chat_id, target.thread_id),
+        await language_of(update, context),
+        resolved.channel,
+        target.chat_id if resolved.channel else None,
     )
     await reply(update, text, reply_markup=keyboard)

@@ -35,12 +35,17 @@ class ButtonData:
     view: View
     action: Action
     tag_id: int
+    # The channel the button acts on, when not the chat it sits in.
+    channel_id: int | None = None
 
     def encode(self) -> str:
-        return f"{self.view}:{self.action}:{self.tag_id}"
+        suffix = f"@{self.channel_id}" if self.channel_id is not None else ""
+        return f"{self.view}:{self.action}:{self.tag_id}{suffix}"
 
 
-_DATA = re.compile(r"^([tfs]):(follow|unfollow|latest):([1-9][0-9]{0,17})$")
+_DATA = re.compile(
+    r"^([tfs]):(follow|unfollow|latest):([1-9][0-9]{0,17})(?:@(-[1-9][0-9]{0,17}))?$"
+)
 
 
 def parse_button(data: str | None) -> ButtonData | None:
@@ -48,22 +53,25 @@ def parse_button(data: str | None) -> ButtonData | None:
     match = _DATA.fullmatch(data or "")
     if match is None:
         return None
-    return ButtonData(View(match[1]), Action(match[2]), int(match[3]))
+    channel = int(match[4]) if match[4] else None
+    return ButtonData(View(match[1]), Action(match[2]), int(match[3]), channel)
 
 
 def _rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
     return [list(buttons[i : i + _PER_ROW]) for i in range(0, len(buttons), _PER_ROW)]
 
 
-def toggle_keyboard(tags: Sequence[tuple[int, str]], followed: set[int]) -> InlineKeyboardMarkup:
+def toggle_keyboard(
+    tags: Sequence[tuple[int, str]], followed: set[int], channel_id: int | None = None
+) -> InlineKeyboardMarkup:
     """One button per (tag id, name): follows it, or unfollows it when marked ✓."""
     buttons = []
     for tag_id, name in tags:
         if tag_id in followed:
-            data = ButtonData(View.TAGS, Action.UNFOLLOW, tag_id)
+            data = ButtonData(View.TAGS, Action.UNFOLLOW, tag_id, channel_id)
             label = FOLLOWED_MARK + name
         else:
-            data = ButtonData(View.TAGS, Action.FOLLOW, tag_id)
+            data = ButtonData(View.TAGS, Action.FOLLOW, tag_id, channel_id)
             label = name
         buttons.append(InlineKeyboardButton(label, callback_data=data.encode()))
     return InlineKeyboardMarkup(_rows(buttons))
@@ -82,11 +90,11 @@ def toggle_keyboard_tags(keyboard: InlineKeyboardMarkup | None) -> list[tuple[in
     return tags
 
 
-def unfollow_keyboard(tags: Sequence[Tag]) -> InlineKeyboardMarkup:
+def unfollow_keyboard(tags: Sequence[Tag], channel_id: int | None = None) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
             UNFOLLOW_MARK + tag.name,
-            callback_data=ButtonData(View.FOLLOWING, Action.UNFOLLOW, tag.id).encode(),
+            callback_data=ButtonData(View.FOLLOWING, Action.UNFOLLOW, tag.id, channel_id).encode(),
         )
         for tag in tags
     ]

@@ -10,7 +10,7 @@ from bot.context import TagwireContext
 from bot.errors import InvalidTag, UnknownTag
 from bot.formatting import render_article_list
 from bot.texts import Html, bold, join_html, plain, render
-from handlers.common import command_argument, language_of, reply
+from handlers.common import Target, command_argument, language_of, reply, target_of
 from handlers.keyboards import Action, suggestion_keyboard
 from storage.models import Tag
 
@@ -43,19 +43,24 @@ async def latest(update: Update, context: TagwireContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    language = language_of(update)
+    language = await language_of(update, context)
     tag_text, raw_count = split_count(command_argument(update))
     count = parse_count(raw_count)
     if count is None:
         await reply(update, render("latest_bad_count", language, raw=raw_count, max=MAX_COUNT))
         return
     if not tag_text:
-        await _latest_for_chat(update, context, chat.id, count)
+        target = target_of(update)
+        assert target is not None
+        await _latest_for_chat(update, context, target, count)
         return
     try:
         tag = await context.following.resolve(tag_text)
     except InvalidTag as exc:
-        await reply(update, render("invalid_tag", language, raw=tag_text[:60], reason=str(exc)))
+        await reply(
+            update,
+            render("invalid_tag", language, raw=tag_text[:60], reason=plain(exc.key, language)),
+        )
         return
     except UnknownTag as unknown:
         if await _was_bad_count(update, context, tag_text):
@@ -66,7 +71,7 @@ async def latest(update: Update, context: TagwireContext) -> None:
 
 
 async def send_latest(update: Update, context: TagwireContext, tag: Tag, count: int) -> None:
-    language = language_of(update)
+    language = await language_of(update, context)
     articles = await context.store.latest_articles(tag.id, count)
     if not articles:
         await reply(update, render("latest_none_tag", language, tag=bold(tag.name)))
@@ -80,13 +85,13 @@ async def send_latest(update: Update, context: TagwireContext, tag: Tag, count: 
 
 
 async def _latest_for_chat(
-    update: Update, context: TagwireContext, chat_id: int, count: int
+    update: Update, context: TagwireContext, target: Target, count: int
 ) -> None:
-    language = language_of(update)
-    if not await context.store.followed_tags(chat_id):
+    language = await language_of(update, context)
+    if not await context.store.followed_tags(target.chat_id, target.thread_id):
         await reply(update, render("latest_no_tags", language))
         return
-    articles = await context.store.latest_for_chat(chat_id, count)
+    articles = await context.store.latest_for_chat(target.chat_id, count, target.thread_id)
     if not articles:
         await reply(update, render("latest_none_chat", language))
         return
@@ -108,17 +113,20 @@ async def _was_bad_count(update: Update, context: TagwireContext, tag_text: str)
     except (InvalidTag, UnknownTag):
         return False
     await reply(
-        update, render("latest_bad_count", language_of(update), raw=parts[1][:30], max=MAX_COUNT)
+        update,
+        render(
+            "latest_bad_count", await language_of(update, context), raw=parts[1][:30], max=MAX_COUNT
+        ),
     )
     return True
 
 
 async def _answer_unknown(update: Update, context: TagwireContext, unknown: UnknownTag) -> None:
-    language = language_of(update)
+    language = await language_of(update, context)
     if not unknown.suggestions:
         await reply(update, render("unknown_tag_no_suggestions", language, raw=unknown.tag))
         return
-    names = join_html([bold(tag.name) for tag in unknown.suggestions])
+    names = join_html([bold(tag.name) for tag in unknown.suggestions], language=language)
     text = Html(
         render("unknown_tag", language, raw=unknown.tag)
         + "\n"

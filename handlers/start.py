@@ -15,7 +15,7 @@ async def start(update: Update, context: TagwireContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    language = language_of(update)
+    language = await language_of(update, context)
     welcome = render("start", language)
     payload = command_argument(update)
     if not payload:
@@ -36,4 +36,4 @@ async def start(update: Update, context: TagwireContext) -> None:
 
 
 async def help_command(update: Update, context: TagwireContext) -> None:
-    await reply(update, render("help", language_of(update)))
+    await reply(update, render("help", await language_of(update, context)))

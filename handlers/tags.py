@@ -19,7 +19,7 @@ async def tags(update: Update, context: TagwireContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    language = language_of(update)
+    language = await language_of(update, context)
     popular = await context.store.popular_tags(TAGS_SHOWN, time.time() - ACTIVITY_WINDOW)
     if not popular:
         await reply(update, render("tags_none", language))

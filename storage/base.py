@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from storage.models import (
     Article,
     Chat,
+    ChatPrefs,
+    ChatSettings,
     DeliveryUpdate,
+    Feed,
     FollowResult,
     IngestResult,
     NewArticle,
+    OutboxFigures,
     PendingDelivery,
     Stats,
     Tag,
@@ -21,6 +25,10 @@ from storage.models import (
 
 class StorageUnavailable(Exception):
     """The database cannot be opened or written; the message says why, in one line."""
+
+
+class InvalidSearch(ValueError):
+    """A search query the full-text engine cannot parse."""
 
 
 class Store(ABC):
@@ -40,8 +48,16 @@ class Store(ABC):
     # Chats
 
     @abstractmethod
-    async def register_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
-        """Create the chat or mark it active again, keeping its subscriptions."""
+    async def register_chat(
+        self,
+        chat_id: int,
+        chat_type: str,
+        title: str | None,
+        username: str | None = None,
+        language: str | None = None,
+    ) -> Chat:
+        """Create the chat (in `language`, when given) or mark it active again, keeping its
+        subscriptions and settings."""
 
     @abstractmethod
     async def get_chat(self, chat_id: int) -> Chat | None: ...
@@ -73,19 +89,25 @@ class Store(ABC):
 
     @abstractmethod
     async def follow(
-        self, chat_id: int, tags: Sequence[tuple[str, str]], max_tags: int, now: float
+        self,
+        chat_id: int,
+        tags: Sequence[tuple[str, str]],
+        max_tags: int,
+        now: float,
+        thread_id: int = 0,
     ) -> list[FollowResult]:
-        """Follow (name, key) tags, creating unknown ones; never more than `max_tags` per chat."""
+        """Follow (name, key) tags, creating unknown ones; never more than `max_tags` per chat
+        (per forum topic: `thread_id`, 0 for the chat itself)."""
 
     @abstractmethod
-    async def unfollow(self, chat_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+    async def unfollow(self, chat_id: int, tag_ids: Sequence[int], thread_id: int = 0) -> list[Tag]:
         """Stop following; returns the tags that were followed."""
 
     @abstractmethod
-    async def unfollow_all(self, chat_id: int) -> int: ...
+    async def unfollow_all(self, chat_id: int, thread_id: int = 0) -> int: ...
 
     @abstractmethod
-    async def followed_tags(self, chat_id: int) -> list[Tag]: ...
+    async def followed_tags(self, chat_id: int, thread_id: int = 0) -> list[Tag]: ...
 
     # Stories
 
@@ -100,11 +122,49 @@ class Store(ABC):
     async def latest_articles(self, tag_id: int, limit: int) -> list[Article]: ...
 
     @abstractmethod
-    async def latest_for_chat(self, chat_id: int, limit: int) -> list[Article]:
-        """The newest stories across every tag the chat follows."""
+    async def latest_for_chat(self, chat_id: int, limit: int, thread_id: int = 0) -> list[Article]:
+        """The newest stories across every tag the chat (or forum topic) follows."""
+
+    @abstractmethod
+    async def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
+        """Stories whose title or teaser match `query` (full-text syntax: words, "phrases",
+        OR, NOT), best match first and newest first among equals; InvalidSearch when the
+        query cannot be parsed."""
+
+    @abstractmethod
+    async def save_search(self, chat_id: int, query: str, now: float) -> int:
+        """Remember a search so a "More" button can page through it later; returns its id."""
+
+    @abstractmethod
+    async def get_search(self, search_id: int) -> tuple[int, str] | None:
+        """The (chat id, query) of a remembered search."""
 
     @abstractmethod
     async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
+
+    # Reader settings
+
+    @abstractmethod
+    async def chat_prefs(self, chat_ids: Sequence[int]) -> dict[int, ChatPrefs]:
+        """Settings and muted words of the known chats among `chat_ids`."""
+
+    @abstractmethod
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        """Save the settings; stories held for a digest become due again, to be scheduled by
+        the new settings."""
+
+    @abstractmethod
+    async def mute(
+        self, chat_id: int, words: Sequence[str], max_words: int, now: float
+    ) -> list[str]:
+        """Mute words (already normalised); returns those newly muted, within `max_words`."""
+
+    @abstractmethod
+    async def unmute(self, chat_id: int, words: Sequence[str]) -> list[str]: ...
+
+    @abstractmethod
+    async def channels(self) -> list[Chat]:
+        """Active channels the bot has been added to."""
 
     # Delivery outbox
 
@@ -136,3 +196,45 @@ class Store(ABC):
 
     @abstractmethod
     async def stats(self) -> Stats: ...
+
+    # Operators: feeds, key-value settings, figures for metrics
+
+    @abstractmethod
+    async def outbox_figures(self) -> OutboxFigures:
+        """How many deliveries are pending and when the oldest of them was queued."""
+
+    @abstractmethod
+    async def list_tags(self, limit: int) -> list[Tag]:
+        """Tags that have stories or followers, most stories first."""
+
+    @abstractmethod
+    async def add_feed(self, url: str, tags: Sequence[str], now: float) -> tuple[Feed, bool]:
+        """Add a feed, or set the tags of a known one; True when it was new."""
+
+    @abstractmethod
+    async def list_feeds(self) -> list[Feed]:
+        """Every feed, in the order they were added."""
+
+    @abstractmethod
+    async def remove_feed(self, url: str) -> bool:
+        """Forget a feed (its stories stay); False when there was none with that URL."""
+
+    @abstractmethod
+    async def feed_succeeded(
+        self, feed_id: int, etag: str | None, last_modified: str | None, now: float
+    ) -> None:
+        """A poll worked: keep the validators for the next conditional GET, clear the error,
+        and mark the backlog as stored."""
+
+    @abstractmethod
+    async def feed_failed(self, feed_id: int, error: str, now: float) -> None:
+        """A poll failed: keep the error and count it; the next poll tries again."""
+
+    @abstractmethod
+    async def get_meta(self, key: str) -> str | None:
+        """A value of the small key-value table (e.g. the generated webhook secret)."""
+
+    @abstractmethod
+    async def put_meta_if_absent(self, key: str, value: str, now: float) -> str:
+        """Store `value` unless `key` has one already; returns the value that is stored, so
+        two processes racing to create it agree on one."""

@@ -104,6 +104,156 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX deliveries_by_chat ON deliveries (chat_id) WHERE status = 'pending'",
         ),
     ),
+    Migration(
+        "0002_operators",
+        (
+            # Feeds the bot polls. `tags` is a JSON array of tag names given to every story.
+            """
+            CREATE TABLE feeds (
+                id INTEGER PRIMARY KEY,
+                url TEXT NOT NULL UNIQUE,
+                tags TEXT NOT NULL DEFAULT '[]',
+                etag TEXT,
+                last_modified TEXT,
+                primed INTEGER NOT NULL DEFAULT 0,
+                last_polled_at REAL,
+                last_success_at REAL,
+                last_error TEXT,
+                last_error_at REAL,
+                failures INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL
+            )
+            """,
+            # Small settings the bot makes for itself, such as the generated webhook secret.
+            """
+            CREATE TABLE meta (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+    Migration(
+        "0003_readers",
+        (
+            # Per-chat reader settings live on the chat row, so a claim reads them in one join.
+            "ALTER TABLE chats ADD COLUMN language TEXT",
+            "ALTER TABLE chats ADD COLUMN link_previews INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE chats ADD COLUMN combine_bursts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE chats ADD COLUMN delivery_mode TEXT NOT NULL DEFAULT 'instant'",
+            "ALTER TABLE chats ADD COLUMN digest_hour INTEGER NOT NULL DEFAULT 8",
+            "ALTER TABLE chats ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC'",
+            "ALTER TABLE chats ADD COLUMN quiet_start INTEGER",
+            "ALTER TABLE chats ADD COLUMN quiet_end INTEGER",
+            "ALTER TABLE chats ADD COLUMN username TEXT",
+            # A forum topic follows tags of its own: subscriptions and deliveries gain the
+            # topic (thread 0 is the chat itself), which changes their keys, so both are rebuilt.
+            """
+            CREATE TABLE subscriptions_new (
+                chat_id INTEGER NOT NULL
+                    REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+                thread_id INTEGER NOT NULL DEFAULT 0,
+                tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (chat_id, thread_id, tag_id)
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT INTO subscriptions_new (chat_id, thread_id, tag_id, created_at)
+            SELECT chat_id, 0, tag_id, created_at FROM subscriptions
+            """,
+            "DROP TABLE subscriptions",
+            "ALTER TABLE subscriptions_new RENAME TO subscriptions",
+            "CREATE INDEX subscriptions_by_tag ON subscriptions (tag_id, chat_id, thread_id)",
+            """
+            CREATE TRIGGER subscriptions_count_insert AFTER INSERT ON subscriptions BEGIN
+                UPDATE tags SET follower_count = follower_count + 1 WHERE id = NEW.tag_id;
+            END
+            """,
+            """
+            CREATE TRIGGER subscriptions_count_delete AFTER DELETE ON subscriptions BEGIN
+                UPDATE tags SET follower_count = follower_count - 1 WHERE id = OLD.tag_id;
+            END
+            """,
+            """
+            CREATE TABLE deliveries_new (
+                id INTEGER PRIMARY KEY,
+                article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+                chat_id INTEGER NOT NULL
+                    REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+                thread_id INTEGER NOT NULL DEFAULT 0,
+                status TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_at REAL NOT NULL,
+                claimed_until REAL,
+                -- 1 once held back by quiet hours or a digest: it goes out in a digest.
+                held INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                created_at REAL NOT NULL,
+                finished_at REAL,
+                UNIQUE (article_id, chat_id, thread_id)
+            )
+            """,
+            """
+            INSERT INTO deliveries_new (id, article_id, chat_id, thread_id, status, attempts,
+                due_at, claimed_until, last_error, created_at, finished_at)
+            SELECT id, article_id, chat_id, 0, status, attempts, due_at, claimed_until,
+                last_error, created_at, finished_at
+            FROM deliveries
+            """,
+            "DROP TABLE deliveries",
+            "ALTER TABLE deliveries_new RENAME TO deliveries",
+            "CREATE INDEX deliveries_due ON deliveries (due_at, id) WHERE status = 'pending'",
+            "CREATE INDEX deliveries_by_chat ON deliveries (chat_id) WHERE status = 'pending'",
+            """
+            CREATE TABLE mutes (
+                chat_id INTEGER NOT NULL
+                    REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+                word TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (chat_id, word)
+            ) WITHOUT ROWID
+            """,
+            # Full-text search over titles and teasers, kept in step with articles by triggers.
+            """
+            CREATE VIRTUAL TABLE articles_fts USING fts5 (
+                title, teaser, content='articles', content_rowid='id',
+                tokenize='unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+                INSERT INTO articles_fts (rowid, title, teaser)
+                VALUES (NEW.id, NEW.title, NEW.teaser);
+            END
+            """,
+            """
+            CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+                INSERT INTO articles_fts (articles_fts, rowid, title, teaser)
+                VALUES ('delete', OLD.id, OLD.title, OLD.teaser);
+            END
+            """,
+            """
+            CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, teaser ON articles BEGIN
+                INSERT INTO articles_fts (articles_fts, rowid, title, teaser)
+                VALUES ('delete', OLD.id, OLD.title, OLD.teaser);
+                INSERT INTO articles_fts (rowid, title, teaser)
+                VALUES (NEW.id, NEW.title, NEW.teaser);
+            END
+            """,
+            "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
+            # A search's words, so that its "More" button can fetch the next page later.
+            """
+            CREATE TABLE searches (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL,
+                query TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 

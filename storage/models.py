@@ -64,6 +64,39 @@ class Chat:
     type: str
     title: str | None
     active: bool
+    username: str | None = None
+
+
+class DeliveryMode(enum.StrEnum):
+    INSTANT = "instant"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """How a chat wants its stories: when, in which language, with previews or not."""
+
+    language: str | None = None
+    link_previews: bool = True
+    mode: DeliveryMode = DeliveryMode.INSTANT
+    # In instant mode, more than three stories waiting at once go out as one message.
+    combine_bursts: bool = False
+    digest_hour: int = 8
+    timezone: str = "UTC"
+    # Minutes after local midnight; both None when there are no quiet hours.
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPrefs:
+    """What the delivery engine needs to know about a chat."""
+
+    chat_id: int
+    type: str
+    settings: ChatSettings
+    muted: tuple[str, ...] = ()
 
 
 class FollowOutcome(enum.StrEnum):
@@ -94,6 +127,10 @@ class PendingDelivery:
     chat_type: str
     attempts: int
     due_at: float
+    # The forum topic to post into; 0 is the chat itself.
+    thread_id: int = 0
+    # Held back by quiet hours or a digest schedule: it goes out in a digest.
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +145,7 @@ class DeliveryUpdate:
     finished_at: float | None = None
     # False records a failed attempt while the worker keeps the delivery to retry it.
     release: bool = True
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +158,32 @@ class Stats:
     deliveries_failed: int
     deliveries_sent: int
     last_delivery_delay: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """An RSS/Atom feed the bot polls, with what the last polls found. Times are Unix seconds."""
+
+    id: int
+    url: str
+    # Tag names every story of this feed gets, besides the entry's own categories.
+    tags: tuple[str, ...]
+    etag: str | None
+    last_modified: str | None
+    # False until the first successful poll stored the backlog (without notifying anyone).
+    primed: bool
+    created_at: float
+    last_polled_at: float | None = None
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    # Failed polls since the last success.
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFigures:
+    """The outbox at a glance, for metrics: pending deliveries and when the oldest was queued."""
+
+    pending: int
+    oldest_pending_at: float | None

@@ -15,11 +15,14 @@ from typing import Any
 
 import aiosqlite
 
-from storage.base import StorageUnavailable, Store
+from storage.base import InvalidSearch, StorageUnavailable, Store
 from storage.migrations import apply_migrations
 from storage.models import (
     Article,
     Chat,
+    ChatPrefs,
+    ChatSettings,
+    DeliveryMode,
     DeliveryStatus,
     DeliveryUpdate,
     FollowOutcome,
@@ -32,6 +35,7 @@ from storage.models import (
     Tag,
     TagActivity,
 )
+from storage.sqlite_operators import SqliteOperatorsMixin
 
 # Long enough to wait out a `tagwire push` of a large file writing beside the bot.
 BUSY_TIMEOUT_MS = 15_000
@@ -62,7 +66,7 @@ def _timestamp(moment: datetime) -> float:
     return moment.timestamp()
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteOperatorsMixin, Store):
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._writer = writer
         self._reader = reader
@@ -147,28 +151,46 @@ class SqliteStore(Store):
 
     # Chats
 
-    async def register_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
+    async def register_chat(
+        self,
+        chat_id: int,
+        chat_type: str,
+        title: str | None,
+        username: str | None = None,
+        language: str | None = None,
+    ) -> Chat:
         now = datetime.now(UTC).timestamp()
         async with self._transaction() as db:
             await db.execute(
                 """
-                INSERT INTO chats (id, type, title, active, created_at, updated_at)
-                VALUES (?, ?, ?, 1, ?, ?)
+                INSERT INTO chats
+                    (id, type, title, username, language, active, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 1, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET
-                    type = excluded.type, title = excluded.title, active = 1,
-                    inactive_reason = NULL, updated_at = excluded.updated_at
+                    type = excluded.type, title = excluded.title, username = excluded.username,
+                    active = 1, inactive_reason = NULL, updated_at = excluded.updated_at
                 """,
-                (chat_id, chat_type, title, now, now),
+                (chat_id, chat_type, title, username, language, now, now),
             )
-        return Chat(id=chat_id, type=chat_type, title=title, active=True)
+        return Chat(id=chat_id, type=chat_type, title=title, active=True, username=username)
 
     async def get_chat(self, chat_id: int) -> Chat | None:
         row = await self._read_one(
-            "SELECT id, type, title, active FROM chats WHERE id = ?", (chat_id,)
+            "SELECT id, type, title, active, username FROM chats WHERE id = ?", (chat_id,)
         )
         if row is None:
             return None
-        return Chat(id=row[0], type=row[1], title=row[2], active=bool(row[3]))
+        return Chat(id=row[0], type=row[1], title=row[2], active=bool(row[3]), username=row[4])
+
+    async def channels(self) -> list[Chat]:
+        rows = await self._read_all(
+            "SELECT id, type, title, active, username FROM chats "
+            "WHERE type = 'channel' AND active = 1 ORDER BY title, id"
+        )
+        return [
+            Chat(id=row[0], type=row[1], title=row[2], active=bool(row[3]), username=row[4])
+            for row in rows
+        ]
 
     async def deactivate_chat(self, chat_id: int, reason: str, now: float) -> int:
         async with self._transaction() as db:
@@ -206,8 +228,15 @@ class SqliteStore(Store):
                 return
             await db.execute(
                 """
-                INSERT OR IGNORE INTO subscriptions (chat_id, tag_id, created_at)
-                SELECT ?, tag_id, created_at FROM subscriptions WHERE chat_id = ?
+                INSERT OR IGNORE INTO subscriptions (chat_id, thread_id, tag_id, created_at)
+                SELECT ?, thread_id, tag_id, created_at FROM subscriptions WHERE chat_id = ?
+                """,
+                (new_chat_id, old_chat_id),
+            )
+            await db.execute(
+                """
+                INSERT OR IGNORE INTO mutes (chat_id, word, created_at)
+                SELECT ?, word, created_at FROM mutes WHERE chat_id = ?
                 """,
                 (new_chat_id, old_chat_id),
             )
@@ -275,12 +304,18 @@ class SqliteStore(Store):
         return [TagActivity(tag=_tag(row), recent_stories=row[5]) for row in rows]
 
     async def follow(
-        self, chat_id: int, tags: Sequence[tuple[str, str]], max_tags: int, now: float
+        self,
+        chat_id: int,
+        tags: Sequence[tuple[str, str]],
+        max_tags: int,
+        now: float,
+        thread_id: int = 0,
     ) -> list[FollowResult]:
         results: list[FollowResult] = []
         async with self._transaction() as db:
             async with db.execute(
-                "SELECT COUNT(*) FROM subscriptions WHERE chat_id = ?", (chat_id,)
+                "SELECT COUNT(*) FROM subscriptions WHERE chat_id = ? AND thread_id = ?",
+                (chat_id, thread_id),
             ) as cursor:
                 row = await cursor.fetchone()
             count = row[0] if row else 0
@@ -293,10 +328,11 @@ class SqliteStore(Store):
                 async with db.execute(
                     f"""
                     SELECT {_TAG_COLUMNS}, s.chat_id FROM tags t
-                    LEFT JOIN subscriptions s ON s.tag_id = t.id AND s.chat_id = ?
+                    LEFT JOIN subscriptions s
+                        ON s.tag_id = t.id AND s.chat_id = ? AND s.thread_id = ?
                     WHERE t.key = ?
                     """,
-                    (chat_id, key),
+                    (chat_id, thread_id, key),
                 ) as cursor:
                     tag_row = await cursor.fetchone()
                 assert tag_row is not None
@@ -307,8 +343,9 @@ class SqliteStore(Store):
                     results.append(FollowResult(tag, FollowOutcome.LIMIT))
                 else:
                     await db.execute(
-                        "INSERT INTO subscriptions (chat_id, tag_id, created_at) VALUES (?, ?, ?)",
-                        (chat_id, tag.id, now),
+                        "INSERT INTO subscriptions (chat_id, thread_id, tag_id, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (chat_id, thread_id, tag.id, now),
                     )
                     count += 1
                     followed = Tag(
@@ -321,17 +358,17 @@ class SqliteStore(Store):
                     results.append(FollowResult(followed, FollowOutcome.FOLLOWED))
         return results
 
-    async def unfollow(self, chat_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+    async def unfollow(self, chat_id: int, tag_ids: Sequence[int], thread_id: int = 0) -> list[Tag]:
         if not tag_ids:
             return []
         async with self._transaction() as db:
             async with db.execute(
                 """
                 DELETE FROM subscriptions
-                WHERE chat_id = ? AND tag_id IN (SELECT value FROM json_each(?))
+                WHERE chat_id = ? AND thread_id = ? AND tag_id IN (SELECT value FROM json_each(?))
                 RETURNING tag_id
                 """,
-                (chat_id, _json_list(tag_ids)),
+                (chat_id, thread_id, _json_list(tag_ids)),
             ) as cursor:
                 removed = [row[0] for row in await cursor.fetchall()]
             if not removed:
@@ -343,18 +380,21 @@ class SqliteStore(Store):
             ) as cursor:
                 return [_tag(row) for row in await cursor.fetchall()]
 
-    async def unfollow_all(self, chat_id: int) -> int:
+    async def unfollow_all(self, chat_id: int, thread_id: int = 0) -> int:
         async with self._transaction() as db:
-            cursor = await db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+            cursor = await db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND thread_id = ?",
+                (chat_id, thread_id),
+            )
             return cursor.rowcount
 
-    async def followed_tags(self, chat_id: int) -> list[Tag]:
+    async def followed_tags(self, chat_id: int, thread_id: int = 0) -> list[Tag]:
         rows = await self._read_all(
             f"""
             SELECT {_TAG_COLUMNS} FROM subscriptions s JOIN tags t ON t.id = s.tag_id
-            WHERE s.chat_id = ? ORDER BY t.key
+            WHERE s.chat_id = ? AND s.thread_id = ? ORDER BY t.key
             """,
-            (chat_id,),
+            (chat_id, thread_id),
         )
         return [_tag(row) for row in rows]
 
@@ -476,8 +516,8 @@ class SqliteStore(Store):
         ids = _json_list(article_ids)
         await db.execute(
             """
-            INSERT OR IGNORE INTO deliveries (article_id, chat_id, due_at, created_at)
-            SELECT DISTINCT at.article_id, s.chat_id, ?1, ?1
+            INSERT OR IGNORE INTO deliveries (article_id, chat_id, thread_id, due_at, created_at)
+            SELECT DISTINCT at.article_id, s.chat_id, s.thread_id, ?1, ?1
             FROM article_tags at
             JOIN subscriptions s ON s.tag_id = at.tag_id
             JOIN chats c ON c.id = s.chat_id
@@ -534,10 +574,10 @@ class SqliteStore(Store):
         )
         return await self._articles_with_tags(rows)
 
-    async def latest_for_chat(self, chat_id: int, limit: int) -> list[Article]:
+    async def latest_for_chat(self, chat_id: int, limit: int, thread_id: int = 0) -> list[Article]:
         tag_rows = await self._read_all(
-            "SELECT tag_id FROM subscriptions WHERE chat_id = ? LIMIT ?",
-            (chat_id, _MAX_UNION_TERMS),
+            "SELECT tag_id FROM subscriptions WHERE chat_id = ? AND thread_id = ? LIMIT ?",
+            (chat_id, thread_id, _MAX_UNION_TERMS),
         )
         if not tag_rows:
             return []
@@ -573,6 +613,144 @@ class SqliteStore(Store):
         )
         return {article.id: article for article in await self._articles_with_tags(rows)}
 
+    async def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
+        try:
+            rows = await self._read_all(
+                f"""
+                SELECT {_ARTICLE_COLUMNS}
+                FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+                WHERE articles_fts MATCH ?
+                ORDER BY bm25(articles_fts, 2.0, 1.0), a.published_at DESC, a.id DESC
+                LIMIT ? OFFSET ?
+                """,
+                (query, limit, offset),
+            )
+        except sqlite3.OperationalError as exc:
+            message = str(exc)
+            # Anything but the database itself failing is the query's fault.
+            if not any(word in message for word in ("locked", "disk", "I/O", "readonly")):
+                raise InvalidSearch(message) from None
+            raise
+        return await self._articles_with_tags(rows)
+
+    async def save_search(self, chat_id: int, query: str, now: float) -> int:
+        async with self._transaction() as db:
+            # A day is long enough for a "More" button to be tapped.
+            await db.execute("DELETE FROM searches WHERE created_at < ?", (now - 86_400,))
+            async with db.execute(
+                "INSERT INTO searches (chat_id, query, created_at) VALUES (?, ?, ?) RETURNING id",
+                (chat_id, query, now),
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def get_search(self, search_id: int) -> tuple[int, str] | None:
+        row = await self._read_one("SELECT chat_id, query FROM searches WHERE id = ?", (search_id,))
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    # Reader settings
+
+    async def chat_prefs(self, chat_ids: Sequence[int]) -> dict[int, ChatPrefs]:
+        if not chat_ids:
+            return {}
+        ids = _json_list(chat_ids)
+        rows = await self._read_all(
+            """
+            SELECT id, type, language, link_previews, delivery_mode, digest_hour, timezone,
+                quiet_start, quiet_end, combine_bursts
+            FROM chats WHERE id IN (SELECT value FROM json_each(?))
+            """,
+            (ids,),
+        )
+        muted: dict[int, list[str]] = {}
+        for chat_id, word in await self._read_all(
+            "SELECT chat_id, word FROM mutes WHERE chat_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY chat_id, word",
+            (ids,),
+        ):
+            muted.setdefault(chat_id, []).append(word)
+        return {
+            row[0]: ChatPrefs(
+                chat_id=row[0],
+                type=row[1],
+                settings=ChatSettings(
+                    language=row[2],
+                    link_previews=bool(row[3]),
+                    mode=DeliveryMode(row[4]),
+                    digest_hour=row[5],
+                    timezone=row[6],
+                    quiet_start=row[7],
+                    quiet_end=row[8],
+                    combine_bursts=bool(row[9]),
+                ),
+                muted=tuple(muted.get(row[0], ())),
+            )
+            for row in rows
+        }
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """
+                UPDATE chats SET language = ?, link_previews = ?, delivery_mode = ?,
+                    digest_hour = ?, timezone = ?, quiet_start = ?, quiet_end = ?,
+                    combine_bursts = ?, updated_at = ?
+                WHERE id = ?
+                """,
+                (
+                    settings.language,
+                    settings.link_previews,
+                    settings.mode,
+                    settings.digest_hour,
+                    settings.timezone,
+                    settings.quiet_start,
+                    settings.quiet_end,
+                    settings.combine_bursts,
+                    datetime.now(UTC).timestamp(),
+                    chat_id,
+                ),
+            )
+            # Stories held for the old schedule are due again, to be held (or sent) anew.
+            await db.execute(
+                """
+                UPDATE deliveries SET due_at = ?, held = 0
+                WHERE chat_id = ? AND status = 'pending' AND held = 1 AND claimed_until IS NULL
+                """,
+                (datetime.now(UTC).timestamp(), chat_id),
+            )
+
+    async def mute(
+        self, chat_id: int, words: Sequence[str], max_words: int, now: float
+    ) -> list[str]:
+        added: list[str] = []
+        async with self._transaction() as db:
+            async with db.execute("SELECT word FROM mutes WHERE chat_id = ?", (chat_id,)) as cursor:
+                existing = {row[0] for row in await cursor.fetchall()}
+            for word in words:
+                if word in existing or len(existing) >= max_words:
+                    continue
+                await db.execute(
+                    "INSERT INTO mutes (chat_id, word, created_at) VALUES (?, ?, ?)",
+                    (chat_id, word, now),
+                )
+                existing.add(word)
+                added.append(word)
+        return added
+
+    async def unmute(self, chat_id: int, words: Sequence[str]) -> list[str]:
+        if not words:
+            return []
+        async with (
+            self._transaction() as db,
+            db.execute(
+                "DELETE FROM mutes WHERE chat_id = ? AND word IN (SELECT value FROM json_each(?)) "
+                "RETURNING word",
+                (chat_id, _json_list(words)),
+            ) as cursor,
+        ):
+            return sorted(row[0] for row in await cursor.fetchall())
+
     # Delivery outbox
 
     async def release_claims(self) -> int:
@@ -598,7 +776,7 @@ class SqliteStore(Store):
                     ORDER BY due_at, id
                     LIMIT ?3
                 )
-                RETURNING id, article_id, chat_id, attempts, due_at
+                RETURNING id, article_id, chat_id, attempts, due_at, thread_id, held
                 """,
                 (now + lease, now, limit, _json_list(exclude_chats)),
             ) as cursor:
@@ -618,6 +796,8 @@ class SqliteStore(Store):
                 chat_type=chat_types.get(row[2], "private"),
                 attempts=row[3],
                 due_at=row[4],
+                thread_id=row[5],
+                held=bool(row[6]),
             )
             for row in claimed
         ]
@@ -642,7 +822,8 @@ class SqliteStore(Store):
                 """
                 UPDATE deliveries SET status = ?, attempts = ?, due_at = ?,
                     last_error = COALESCE(?, last_error),
-                    finished_at = ?, claimed_until = CASE WHEN ? THEN NULL ELSE claimed_until END
+                    finished_at = ?, claimed_until = CASE WHEN ? THEN NULL ELSE claimed_until END,
+                    held = MAX(held, ?)
                 WHERE id = ? AND status = 'pending'
                 """,
                 [
@@ -653,6 +834,7 @@ class SqliteStore(Store):
                         update.error,
                         update.finished_at,
                         update.release,
+                        update.held,
                         update.id,
                     )
                     for update in updates

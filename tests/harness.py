@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,12 @@ def bot_settings(emulator: BotApiEmulator, database: Path, **overrides: Any) -> 
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[TagwireApplication]:
-    """The bot as `tagwire run` runs it (same build_application and serve), in this loop."""
-    application = build_application(settings)
+async def running_bot(
+    settings: Settings, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[TagwireApplication]:
+    """The bot as `tagwire run` runs it (same build_application and serve), in this loop;
+    `clock` is the wall clock its schedules follow."""
+    application = build_application(settings, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(application, stop))
     try:

@@ -136,3 +136,51 @@ def test_console_script_and_module_are_the_same_program() -> None:
     assert result.returncode == 0
     assert "push" in result.stdout
     assert tagwire("--help").stdout == result.stdout
+
+
+def test_backup_then_restore_brings_the_stories_back(tmp_path: Path) -> None:
+    env = {"TAGWIRE_DATABASE": str(tmp_path / "live.db")}
+    assert tagwire("push", str(EXAMPLES), env=env).returncode == 0
+    backup = tmp_path / "copy.db"
+    made = tagwire("backup", str(backup), env=env)
+    assert made.returncode == 0, made.stderr
+    assert "10 stories" in made.stdout
+    again = tagwire("backup", str(backup), env=env)
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+
+    (tmp_path / "live.db").unlink()
+    for leftover in tmp_path.glob("live.db-*"):
+        leftover.unlink()
+    assert "stories              0" in tagwire("stats", env=env).stdout
+    restored = tagwire("restore", str(backup), env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert "restored" in restored.stdout
+    assert "stories              10" in tagwire("stats", env=env).stdout
+    assert list(tmp_path.glob("live.db.before-restore-*"))
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path) -> None:
+    env = {"TAGWIRE_DATABASE": str(tmp_path / "live.db")}
+    assert tagwire("push", str(EXAMPLES), env=env).returncode == 0
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    result = tagwire("restore", str(junk), env=env)
+    assert result.returncode == 1
+    assert "not restored" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "stories              10" in tagwire("stats", env=env).stdout
+
+
+def test_restore_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = {"TAGWIRE_DATABASE": str(tmp_path / "live.db")}
+    assert tagwire("push", str(EXAMPLES), env=env).returncode == 0
+    backup = tmp_path / "copy.db"
+    assert tagwire("backup", str(backup), env=env).returncode == 0
+    with sqlite3.connect(backup) as db:
+        db.execute("INSERT INTO migrations VALUES ('9999_future', 0)")
+    result = tagwire("restore", str(backup), env=env)
+    assert result.returncode == 1
+    assert "newer tagwire" in result.stderr

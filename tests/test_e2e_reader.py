@@ -66,8 +66,19 @@ async def test_commands_are_registered_for_the_menu(
         "following",
         "latest",
         "tags",
+        "search",
+        "settings",
+        "mute",
+        "unmute",
+        "muted",
+        "timezone",
+        "quiet",
+        "channels",
     ]
     assert all(c["description"] for c in commands)
+    russian = emulator.commands[("default", "ru")]
+    assert [c["command"] for c in russian] == [c["command"] for c in commands]
+    assert russian[0]["description"] == "Приветствие и как пользоваться"
 
 
 async def test_start_welcomes_with_a_short_how_to(

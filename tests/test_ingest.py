@@ -3,10 +3,15 @@ from __future__ import annotations
 import io
 import json
 
-from bot.ingest import Ingestor, read_records
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.formatting import render_teaser
+from bot.ingest import Ingestor, read_records, records_of
 from storage.models import IngestStatus
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat
+from tests.nasty import NASTY_STRINGS
 
 
 def record(number: int, *tags: str) -> dict[str, object]:
@@ -113,3 +118,62 @@ async def test_ingest_in_small_batches_keeps_every_record(store: SqliteStore) ->
     assert report.created == 25
     assert (await store.stats()).stories == 25
     assert queued == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
+)
+nasty_text = st.sampled_from(NASTY_STRINGS) | st.text(max_size=400)
+records = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": st.one_of(
+            nasty_text, st.builds(lambda s: "https://x.example/" + s, nasty_text), json_values
+        ),
+        "title": st.one_of(nasty_text, json_values),
+        "teaser": st.one_of(nasty_text, json_values),
+        "tags": st.one_of(st.lists(nasty_text, max_size=25), json_values),
+        "published_at": st.one_of(
+            st.sampled_from(
+                [
+                    "2026-11-29T10:00:00+00:00",
+                    "2026-11-29T10:00:00",
+                    "yesterday",
+                    "99999-01-01T00:00:00Z",
+                ]
+            ),
+            json_values,
+        ),
+        "source": st.one_of(nasty_text, json_values),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(records | json_values, max_size=6))
+async def test_any_record_is_stored_whole_or_rejected_with_a_reason(
+    batch: list[object],
+) -> None:
+    store = await SqliteStore.open(":memory:")
+    try:
+        report = await Ingestor(store).ingest(records_of(batch), keep_records=True)
+        assert report.created + report.duplicates + report.rejected == len(batch)
+        for rejection in report.rejections:
+            assert rejection.field
+            assert rejection.reason
+        stats = await store.stats()
+        assert stats.stories == report.created
+        for record in report.records:
+            if record.result is not None:
+                article = (await store.get_articles([record.result.article_id]))[
+                    record.result.article_id
+                ]
+                assert article.title.strip()
+                assert 1 <= len(article.tags) <= 20
+                render_teaser(article)
+    finally:
+        await store.close()

@@ -8,7 +8,14 @@ import pytest
 
 from bot.tags import parse_tag
 from storage.migrations import MIGRATIONS
-from storage.models import DeliveryStatus, DeliveryUpdate, FollowOutcome, IngestStatus
+from storage.models import (
+    ChatSettings,
+    DeliveryMode,
+    DeliveryStatus,
+    DeliveryUpdate,
+    FollowOutcome,
+    IngestStatus,
+)
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat, make_article
 
@@ -230,3 +237,67 @@ async def test_fan_out_to_many_chats_is_one_statement(store: SqliteStore) -> Non
     results = await store.add_articles([make_article(1, ["Japan"])], notify=True, now=time.time())
     assert results[0].recipients == 500
     assert (await store.stats()).deliveries_pending == 500
+
+
+async def test_chat_settings_round_trip_with_muted_words(store: SqliteStore) -> None:
+    await add_chat(store, 1)
+    settings = ChatSettings(
+        language="ru",
+        link_previews=False,
+        mode=DeliveryMode.DAILY,
+        digest_hour=7,
+        timezone="Europe/Moscow",
+        quiet_start=60,
+        quiet_end=300,
+        combine_bursts=True,
+    )
+    await store.save_chat_settings(1, settings)
+    assert await store.mute(1, ["putin", "osaka", "putin"], 50, 0.0) == ["putin", "osaka"]
+    prefs = (await store.chat_prefs([1, 2]))[1]
+    assert prefs.settings == settings
+    assert prefs.muted == ("osaka", "putin")
+    assert await store.unmute(1, ["putin", "nothing"]) == ["putin"]
+
+
+async def test_mute_stops_at_the_limit(store: SqliteStore) -> None:
+    await add_chat(store, 1)
+    assert await store.mute(1, ["a1", "a2", "a3"], 2, 0.0) == ["a1", "a2"]
+
+
+async def test_new_chat_takes_the_language_it_was_registered_with(store: SqliteStore) -> None:
+    await store.register_chat(1, "private", None, language="ru")
+    await store.register_chat(1, "private", None, language="en")
+    assert (await store.chat_prefs([1]))[1].settings.language == "ru"
+
+
+async def test_forum_topics_follow_separately(store: SqliteStore) -> None:
+    await store.register_chat(-100, "supergroup", "Forum")
+    await store.follow(-100, pairs("Japan"), 100, 0.0, thread_id=5)
+    await store.follow(-100, pairs("Russia"), 100, 0.0, thread_id=9)
+    assert [t.name for t in await store.followed_tags(-100, 5)] == ["Japan"]
+    assert [t.name for t in await store.followed_tags(-100)] == []
+    await store.add_articles([make_article(1, ["Japan", "Russia"])], notify=True, now=time.time())
+    claimed = await store.claim_due(time.time(), 10, 60)
+    assert sorted((d.chat_id, d.thread_id) for d in claimed) == [(-100, 5), (-100, 9)]
+
+
+async def test_new_settings_put_held_stories_back_in_line(store: SqliteStore) -> None:
+    await add_chat(store, 1, "Japan")
+    await store.add_articles([make_article(1, ["Japan"])], notify=True, now=time.time())
+    (delivery,) = await store.claim_due(time.time(), 10, 60)
+    later = time.time() + 3600
+    await store.update_deliveries(
+        [DeliveryUpdate(delivery.id, DeliveryStatus.PENDING, 0, later, held=True)]
+    )
+    assert await store.claim_due(time.time(), 10, 60) == []
+    await store.save_chat_settings(1, ChatSettings())
+    (again,) = await store.claim_due(time.time(), 10, 60)
+    assert (again.id, again.held) == (delivery.id, False)
+
+
+async def test_channels_lists_active_channels(store: SqliteStore) -> None:
+    await store.register_chat(-1001, "channel", "Japan Daily", username="japandaily")
+    await store.register_chat(-1002, "channel", "Gone")
+    await store.deactivate_chat(-1002, "kicked", 0.0)
+    await store.register_chat(5, "private", None)
+    assert [(c.id, c.username) for c in await store.channels()] == [(-1001, "japandaily")]

@@ -1,0 +1,123 @@
+"""/mute, /unmute and /muted: words whose stories this chat does not want."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+
+from telegram import Update
+
+from bot.context import TagwireContext
+from bot.text import clean_text, cut_at_word
+from bot.texts import Html, bold, join_html, render
+from handlers.common import command_argument, language_of, may_change_subscriptions, reply
+
+MAX_MUTED_WORDS = 50
+MAX_WORD_LENGTH = 64
+
+
+def parse_words(text: str) -> tuple[list[str], list[str]]:
+    """(words, rejected): comma-separated words or phrases, folded for whole-word matching."""
+    words: list[str] = []
+    rejected: list[str] = []
+    for raw in text.replace("\n", ",").split(","):
+        word = unicodedata.normalize("NFKC", clean_text(raw)).casefold()
+        if not word:
+            continue
+        if len(word) > MAX_WORD_LENGTH or not any(ch.isalnum() for ch in word):
+            rejected.append(cut_at_word(clean_text(raw), 40))
+        elif word not in words:
+            words.append(word)
+    return words, rejected
+
+
+def _listing(words: list[str], language: str) -> Html:
+    return join_html([bold(word) for word in words], language=language)
+
+
+async def mute(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    argument = command_argument(update)
+    if not argument:
+        await reply(update, render("mute_usage", language, limit=MAX_MUTED_WORDS))
+        return
+    if not await may_change_subscriptions(update, context):
+        await reply(update, render("group_admins_only", language))
+        return
+    words, rejected = parse_words(argument)
+    added = await context.store.mute(chat.id, words, MAX_MUTED_WORDS, time.time())
+    context.engine.forget_chat_settings(chat.id)
+    lines: list[Html] = []
+    if added:
+        lines.append(render("muted_added", language, words=_listing(added, language)))
+    already_or_over = [word for word in words if word not in added]
+    if already_or_over:
+        muted_now = await _muted(context, chat.id)
+        already = [word for word in already_or_over if word in muted_now]
+        over = [word for word in already_or_over if word not in muted_now]
+        if already:
+            lines.append(render("muted_already", language, words=_listing(already, language)))
+        if over:
+            lines.append(
+                render(
+                    "muted_limit", language, limit=MAX_MUTED_WORDS, words=_listing(over, language)
+                )
+            )
+    for raw in rejected:
+        lines.append(render("mute_invalid", language, raw=raw, limit=MAX_WORD_LENGTH))
+    await reply(update, Html("\n\n".join(lines)))
+
+
+async def unmute(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    argument = command_argument(update)
+    if not argument:
+        await reply(update, render("unmute_usage", language))
+        return
+    if not await may_change_subscriptions(update, context):
+        await reply(update, render("group_admins_only", language))
+        return
+    words, _ = parse_words(argument)
+    removed = await context.store.unmute(chat.id, words)
+    context.engine.forget_chat_settings(chat.id)
+    lines: list[Html] = []
+    if removed:
+        lines.append(render("unmuted", language, words=_listing(removed, language)))
+    missing = [word for word in words if word not in removed]
+    if missing:
+        lines.append(render("not_muted", language, words=_listing(missing, language)))
+    if not lines:
+        lines.append(render("unmute_usage", language))
+    await reply(update, Html("\n\n".join(lines)))
+
+
+async def _muted(context: TagwireContext, chat_id: int) -> list[str]:
+    prefs = await context.store.chat_prefs([chat_id])
+    return list(prefs[chat_id].muted) if chat_id in prefs else []
+
+
+async def muted(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    words = await _muted(context, chat.id)
+    if not words:
+        await reply(update, render("muted_none", language))
+        return
+    await reply(
+        update,
+        render(
+            "muted_list",
+            language,
+            count=len(words),
+            limit=MAX_MUTED_WORDS,
+            words=_listing(words, language),
+        ),
+    )

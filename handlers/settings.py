@@ -1,0 +1,243 @@
+"""/settings (one message whose buttons edit it in place), /timezone and /quiet."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import TagwireContext
+from bot.schedule import (
+    MINUTES_A_DAY,
+    ScheduleError,
+    format_minutes,
+    parse_quiet_hours,
+    parse_timezone,
+    zone,
+)
+from bot.texts import LANGUAGES, Html, plain, render
+from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
+from storage.models import ChatSettings, DeliveryMode
+
+SELECTED = "✓ "
+# Quiet hours offered as buttons, in minutes after midnight; /quiet sets any other range.
+QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
+_SETTING = re.compile(r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})$")
+
+
+def _quiet_label(settings: ChatSettings, language: str) -> str:
+    if settings.quiet_start is None or settings.quiet_end is None:
+        return plain("settings_off", language)
+    return f"{format_minutes(settings.quiet_start)}–{format_minutes(settings.quiet_end)}"
+
+
+def _mode_label(settings: ChatSettings, language: str) -> str:
+    if settings.mode is DeliveryMode.DAILY:
+        return plain("settings_mode_daily_at", language, hour=f"{settings.digest_hour:02d}:00")
+    return plain(f"settings_mode_{settings.mode.value}", language)
+
+
+def describe_settings(settings: ChatSettings, language: str) -> tuple[Html, InlineKeyboardMarkup]:
+    text = render(
+        "settings_text",
+        language,
+        mode=_mode_label(settings, language),
+        quiet=_quiet_label(settings, language),
+        timezone=settings.timezone,
+        previews=plain("settings_on" if settings.link_previews else "settings_off", language),
+        bursts=plain("settings_on" if settings.combine_bursts else "settings_off", language),
+        language_name=plain("language_name", settings.language or language),
+    )
+
+    def button(label: str, data: str, selected: bool = False) -> InlineKeyboardButton:
+        return InlineKeyboardButton((SELECTED if selected else "") + label, callback_data=data)
+
+    rows = [
+        [
+            button(
+                plain(f"settings_mode_{mode.value}", language),
+                f"cfg:mode:{mode.value}",
+                settings.mode is mode,
+            )
+            for mode in DeliveryMode
+        ]
+    ]
+    if settings.mode is DeliveryMode.DAILY:
+        earlier, later = (settings.digest_hour - 1) % 24, (settings.digest_hour + 1) % 24
+        rows.append(
+            [
+                button(f"◀ {earlier:02d}:00", f"cfg:hour:{earlier}"),
+                button(f"{later:02d}:00 ▶", f"cfg:hour:{later}"),
+            ]
+        )
+    quiet_now = (settings.quiet_start, settings.quiet_end)
+    rows.append(
+        [button(plain("settings_quiet_off", language), "cfg:quiet:off", quiet_now == (None, None))]
+        + [
+            button(
+                f"{start // 60:02d}–{end // 60:02d}",
+                f"cfg:quiet:{start}-{end}",
+                quiet_now == (start, end),
+            )
+            for start, end in QUIET_PRESETS
+        ]
+    )
+    rows.append(
+        [
+            button(
+                plain(
+                    "settings_previews_on" if settings.link_previews else "settings_previews_off",
+                    language,
+                ),
+                f"cfg:preview:{'off' if settings.link_previews else 'on'}",
+            ),
+            button(
+                plain(
+                    "settings_bursts_on" if settings.combine_bursts else "settings_bursts_off",
+                    language,
+                ),
+                f"cfg:burst:{'off' if settings.combine_bursts else 'on'}",
+            ),
+        ]
+    )
+    rows.append(
+        [
+            button(
+                plain("language_name", code),
+                f"cfg:lang:{code}",
+                (settings.language or language) == code,
+            )
+            for code in LANGUAGES
+        ]
+    )
+    return text, InlineKeyboardMarkup(rows)
+
+
+def apply_setting(settings: ChatSettings, field: str, value: str) -> ChatSettings | None:
+    """The settings after a tap, or None for a value no button of ours carries."""
+    if field == "mode":
+        try:
+            return replace(settings, mode=DeliveryMode(value))
+        except ValueError:
+            return None
+    if field == "hour":
+        return (
+            replace(settings, digest_hour=int(value))
+            if value.isdigit() and int(value) < 24
+            else None
+        )
+    if field == "quiet":
+        if value == "off":
+            return replace(settings, quiet_start=None, quiet_end=None)
+        start, _, end = value.partition("-")
+        if start.isdigit() and end.isdigit():
+            first, last = int(start), int(end)
+            if first < MINUTES_A_DAY and last < MINUTES_A_DAY and first != last:
+                return replace(settings, quiet_start=first, quiet_end=last)
+        return None
+    if field == "preview" and value in {"on", "off"}:
+        return replace(settings, link_previews=value == "on")
+    if field == "burst" and value in {"on", "off"}:
+        return replace(settings, combine_bursts=value == "on")
+    if field == "lang" and value in LANGUAGES:
+        return replace(settings, language=value)
+    return None
+
+
+async def settings_command(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    text, keyboard = describe_settings(await context.chats.settings(chat.id), language)
+    await reply(update, text, reply_markup=keyboard)
+
+
+async def settings_button(update: Update, context: TagwireContext) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    language = await language_of(update, context)
+    match = _SETTING.match(query.data if isinstance(query.data, str) else "")
+    current = await context.chats.settings(chat.id)
+    changed = apply_setting(current, match[1], match[2]) if match else None
+    if changed is None:
+        await query.answer(plain("button_expired", language), show_alert=True)
+        return
+    if not await may_change_subscriptions(update, context):
+        await query.answer(plain("button_admins_only", language), show_alert=True)
+        return
+    await context.chats.save_settings(chat.id, changed)
+    language = await language_of(update, context)
+    await query.answer(plain("settings_saved", language))
+    text, keyboard = describe_settings(changed, language)
+    await edit(query, text, reply_markup=keyboard)
+
+
+async def timezone_command(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    argument = command_argument(update)
+    current = await context.chats.settings(chat.id)
+    if not argument:
+        await reply(update, render("timezone_usage", language, timezone=current.timezone))
+        return
+    if not await may_change_subscriptions(update, context):
+        await reply(update, render("group_admins_only", language))
+        return
+    try:
+        name = parse_timezone(argument)
+    except ScheduleError as exc:
+        await reply(
+            update,
+            render(
+                "timezone_invalid", language, raw=argument[:60], reason=plain(exc.key, language)
+            ),
+        )
+        return
+    await context.chats.save_settings(chat.id, replace(current, timezone=name))
+    local = datetime.now(UTC).astimezone(zone(name)).strftime("%H:%M")
+    await reply(update, render("timezone_set", language, timezone=name, time=local))
+
+
+async def quiet_command(update: Update, context: TagwireContext) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    language = await language_of(update, context)
+    argument = command_argument(update)
+    current = await context.chats.settings(chat.id)
+    if not argument:
+        await reply(update, render("quiet_usage", language, quiet=_quiet_label(current, language)))
+        return
+    if not await may_change_subscriptions(update, context):
+        await reply(update, render("group_admins_only", language))
+        return
+    try:
+        hours = parse_quiet_hours(argument)
+    except ScheduleError as exc:
+        await reply(
+            update,
+            render("quiet_invalid", language, raw=argument[:60], reason=plain(exc.key, language)),
+        )
+        return
+    start, end = hours if hours else (None, None)
+    changed = replace(current, quiet_start=start, quiet_end=end)
+    await context.chats.save_settings(chat.id, changed)
+    if hours is None:
+        await reply(update, render("quiet_off", language))
+    else:
+        await reply(
+            update,
+            render(
+                "quiet_set",
+                language,
+                quiet=_quiet_label(changed, language),
+                timezone=changed.timezone,
+            ),
+        )

@@ -1,0 +1,84 @@
+"""Where a command applies: this chat, the forum topic it was written in, or a channel the
+user administers (`/follow @channel Japan`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, Forbidden
+
+from bot.context import TagwireContext
+from bot.texts import render
+from handlers.common import Target, language_of, may_change_subscriptions, reply, target_of
+
+_CHANNEL = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})(?:\s+|$)")
+_ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    target: Target
+    rest: str
+    # "@name" when the command addresses a channel.
+    channel: str | None = None
+
+
+class ChannelRefused(Exception):
+    """The user may not manage that channel here; `key` names the reply to give."""
+
+    def __init__(self, key: str, channel: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.channel = channel
+
+
+async def resolve_target(
+    update: Update, context: TagwireContext, argument: str, *, changing: bool
+) -> Resolved | None:
+    """The target of a command and the rest of its argument; answers the user and returns
+    None when they may not act there."""
+    language = await language_of(update, context)
+    match = _CHANNEL.match(argument)
+    if match:
+        try:
+            channel_id = await channel_for(context, f"@{match[1]}", update)
+        except ChannelRefused as refused:
+            await reply(update, render(refused.key, language, channel=refused.channel))
+            return None
+        return Resolved(Target(channel_id), argument[match.end() :].strip(), f"@{match[1]}")
+    target = target_of(update)
+    if target is None:
+        return None
+    if changing and not await may_change_subscriptions(update, context):
+        await reply(update, render("group_admins_only", language))
+        return None
+    return Resolved(target, argument)
+
+
+async def channel_for(context: TagwireContext, channel: str | int, update: Update) -> int:
+    """The id of a channel that both the user and the bot administer, recorded as a chat."""
+    user = update.effective_user
+    label = channel if isinstance(channel, str) else str(channel)
+    if user is None:
+        raise ChannelRefused("channel_not_admin", label)
+    try:
+        chat = await context.bot.get_chat(channel)
+    except (BadRequest, Forbidden):
+        raise ChannelRefused("channel_not_found", label) from None
+    if chat.type != ChatType.CHANNEL:
+        raise ChannelRefused("channel_not_channel", label)
+    label = f"@{chat.username}" if chat.username else (chat.title or label)
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+        me = await context.bot.get_chat_member(chat.id, context.bot.id)
+    except (BadRequest, Forbidden):
+        raise ChannelRefused("channel_bot_not_admin", label) from None
+    if member.status not in _ADMINS:
+        raise ChannelRefused("channel_not_admin", label)
+    if me.status not in _ADMINS or getattr(me, "can_post_messages", True) is False:
+        raise ChannelRefused("channel_bot_not_admin", label)
+    await context.chats.seen(chat.id, ChatType.CHANNEL, chat.title, chat.username)
+    return chat.id
