@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test check push-examples clean
+.PHONY: run demo test check soak push-examples clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/check
+
+# The fault and load scenarios at full size (5 000 chats killed five times, a 5-minute
+# Telegram outage, 2 000 users for 60 s, ...); `make test` runs them small. Counts in -s output.
+soak: $(STAMP)
+	TAGWIRE_SOAK=1 $(VENV)/bin/python -m pytest -m soak -s $(PYTEST_ARGS)
 
 push-examples: $(STAMP)
 	$(VENV)/bin/tagwire push examples/japan.jsonl

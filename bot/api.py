@@ -8,6 +8,9 @@ import asyncio
 import hmac
 import json
 import logging
+import math
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +26,7 @@ from bot.errors import InvalidTag, UnknownTag
 from bot.ingest import RecordResult, records_of
 from bot.openapi import openapi_document
 from bot.webhook import SECRET_HEADER, WebhookConfig
+from storage.base import StorageUnavailable
 from storage.models import Article, OutboxFigures, Tag
 
 logger = logging.getLogger(__name__)
@@ -37,12 +41,40 @@ DEFAULT_TAGS = 1000
 MAX_TAGS_LISTED = 10_000
 # A database that takes longer than this to answer SELECT 1 is not healthy.
 HEALTH_TIMEOUT = 5.0
+# Seconds a client is asked to wait when the database cannot be written.
+STORAGE_RETRY_AFTER = 30
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class RequestLimiter:
+    """A token bucket a key (a client address, the token): `per_minute` requests a minute,
+    all of them at once at most. Keys idle long enough to be full again are forgotten, and
+    never more than `max_keys` are kept, so a flood of addresses cannot exhaust memory."""
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self._capacity = float(per_minute)
+        self._per_second = per_minute / 60.0
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float) -> float:
+        """0 when the request may go ahead (and is counted); else the seconds to wait."""
+        tokens, last = self._buckets.pop(key, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - last) * self._per_second)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self._per_second
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return wait
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -98,12 +130,18 @@ def _article_json(article: Article) -> dict[str, Any]:
     }
 
 
+def _echo(text: str | None) -> str | None:
+    """Client input shown back: a lone surrogate (`"\\ud800"` in the JSON) cannot be encoded
+    in the UTF-8 answer, so it is shown as its escape."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _result_json(index: int, record: RecordResult) -> dict[str, Any]:
     if record.rejection is not None:
         return {
             "index": index,
             "status": "rejected",
-            "url": record.url,
+            "url": _echo(record.url),
             "field": record.rejection.field,
             "reason": record.rejection.reason,
         }
@@ -123,10 +161,14 @@ class OperatorApi:
     def __init__(self, application: TagwireApplication, webhook: WebhookConfig | None) -> None:
         self._application = application
         self._webhook = webhook
+        self._limit = application.bot_data.require_settings().api_requests_per_minute
+        self._limiter = RequestLimiter(self._limit)
         routes = [
-            Route("/api/articles", self._guard(self.post_articles), methods=["POST"]),
-            Route("/api/articles", self._guard(self.get_articles), methods=["GET"]),
-            Route("/api/tags", self._guard(self.get_tags), methods=["GET"]),
+            Route(
+                "/api/articles", self._guard(self._limited(self.post_articles)), methods=["POST"]
+            ),
+            Route("/api/articles", self._guard(self._limited(self.get_articles)), methods=["GET"]),
+            Route("/api/tags", self._guard(self._limited(self.get_tags)), methods=["GET"]),
             Route("/healthz", self._guard(self.healthz), methods=["GET"]),
             Route("/metrics", self._guard(self.metrics), methods=["GET"]),
             Route("/openapi.json", self._guard(self.openapi), methods=["GET"]),
@@ -142,11 +184,42 @@ class OperatorApi:
         async def guarded(request: Request) -> Response:
             try:
                 return await endpoint(request)
+            except StorageUnavailable as exc:
+                logger.warning("%s %s: %s", request.method, request.url.path, exc)
+                return JSONResponse(
+                    {"error": f"{exc}; try again later"},
+                    status_code=503,
+                    headers={"Retry-After": str(STORAGE_RETRY_AFTER)},
+                )
             except Exception:
                 logger.exception("error answering %s %s", request.method, request.url.path)
                 return _error(500, "internal error; it has been logged")
 
         return guarded
+
+    def _limited(self, endpoint: Endpoint) -> Endpoint:
+        """Counts every /api request against its client address before anything else, so that
+        guessing the token is as slow as using it."""
+
+        async def limited(request: Request) -> Response:
+            address = request.client.host if request.client is not None else "unknown"
+            wait = self._limiter.take(f"address {address}", time.monotonic())
+            if wait:
+                return self._too_many("from one address", wait)
+            return await endpoint(request)
+
+        return limited
+
+    def _too_many(self, whose: str, wait: float) -> Response:
+        seconds = max(1, math.ceil(wait))
+        return JSONResponse(
+            {
+                "error": f"too many requests: at most {self._limit} a minute {whose} "
+                f"(TAGWIRE_API_REQUESTS_PER_MINUTE); retry in {seconds} s"
+            },
+            status_code=429,
+            headers={"Retry-After": str(seconds)},
+        )
 
     @staticmethod
     async def _http_error(request: Request, exc: Exception) -> Response:
@@ -175,6 +248,10 @@ class OperatorApi:
             )
         if not hmac.compare_digest(credentials.strip().encode(), token.get_secret_value().encode()):
             return _error(403, "the token is wrong")
+        # The token's own budget, whichever addresses it comes from.
+        wait = self._limiter.take("token", time.monotonic())
+        if wait:
+            return self._too_many("with the token", wait)
         return None
 
     # Stories
@@ -210,7 +287,21 @@ class OperatorApi:
         if not isinstance(document, dict | list):
             return _error(400, "the body must be a story (a JSON object) or an array of stories")
         records = list(records_of(document))
-        report = await services.ingestor.ingest(records, keep_records=True)
+        try:
+            # One transaction for the whole request (1 MiB at most): stored whole, or not at all.
+            report = await services.ingestor.ingest(
+                records, keep_records=True, batch_size=max(1, len(records))
+            )
+        except StorageUnavailable as exc:
+            logger.warning("POST /api/articles: %s", exc)
+            return JSONResponse(
+                {
+                    "error": f"{exc}; nothing from this request was stored. Send it again "
+                    "later: stories stored by then count as duplicates"
+                },
+                status_code=503,
+                headers={"Retry-After": str(STORAGE_RETRY_AFTER)},
+            )
         self._application.bot_data.metrics.count_ingest("api", report)
         by_position = {result.position: result for result in report.records}
         results = [
@@ -277,7 +368,10 @@ class OperatorApi:
         if services is not None:
             try:
                 async with asyncio.timeout(HEALTH_TIMEOUT):
-                    database = await services.store.ping()
+                    # Readable, and writable: a full disk still answers SELECT 1.
+                    database = (
+                        await services.store.ping() and await services.store.write_problem() is None
+                    )
             except TimeoutError:
                 database = False
         application = self._application

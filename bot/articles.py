@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,8 @@ MAX_TITLE_LENGTH = 300
 MAX_TEASER_LENGTH = 2000
 MAX_TAGS = 20
 MAX_SOURCE_LENGTH = 100
+# Whitespace (`\s` is str.isspace), control characters below U+0020 and lone surrogates.
+_URL_FORBIDDEN = re.compile("[\\s\x00-\x1f\ud800-\udfff]")
 
 
 class ArticleIn(BaseModel):
@@ -50,7 +53,7 @@ class ArticleIn(BaseModel):
             raise ValueError("is empty")
         if len(url) > MAX_URL_LENGTH:
             raise ValueError(f"is longer than {MAX_URL_LENGTH} characters")
-        if any(ch.isspace() or ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in url):
+        if _URL_FORBIDDEN.search(url):
             raise ValueError("contains spaces or control characters")
         parts = urlsplit(url)
         if parts.scheme.lower() not in {"http", "https"}:

@@ -43,8 +43,16 @@ class ChatRegistry:
         last = self._seen.get(chat_id)
         if last is not None and now - last < _REFRESH_AFTER:
             return
-        language = language_from_code(language_code) if language_code else None
-        await self._store.register_chat(chat_id, chat_type, title, username, language)
+        known = await self._store.get_chat(chat_id)
+        # A read does not wait for another process's write lock (a long `tagwire push`), so a
+        # chat the database already has as it is can ask for /latest meanwhile.
+        if (
+            known is None
+            or not known.active
+            or (known.type, known.title, known.username) != (chat_type, title, username)
+        ):
+            language = language_from_code(language_code) if language_code else None
+            await self._store.register_chat(chat_id, chat_type, title, username, language)
         self._seen[chat_id] = now
 
     async def gone(self, chat_id: int, reason: str) -> None:

@@ -28,7 +28,7 @@ from bot.ratelimit import SendBudget
 from bot.schedule import release_time
 from bot.sender import Failure, FailureKind, Sender, classify
 from bot.texts import DEFAULT_LANGUAGE, plain
-from storage.base import Store
+from storage.base import StorageUnavailable, Store
 from storage.models import (
     Article,
     ChatPrefs,
@@ -48,6 +48,8 @@ OUTAGE_AFTER_FAILURES = 3
 BURST_THRESHOLD = 3
 # Deliveries of one digest held in memory at once; a larger digest continues in a next message.
 DIGEST_QUEUE = 200
+# Seconds before a chat whose end (blocked, migrated) could not be written is tried again.
+STORAGE_RETRY = 5.0
 _ARTICLE_CACHE = 2048
 
 
@@ -63,7 +65,9 @@ class DeliveryConfig:
     per_chat_queue: int = 10
     max_attempts: int = 10
     max_backoff: float = 300.0
-    outage_max_backoff: float = 30.0
+    # Longest wait between two probes of an unreachable Telegram: the delay, at worst,
+    # between its return and the first delivery after it.
+    outage_max_backoff: float = 15.0
     flush_interval: float = 0.1
     flush_size: int = 200
     lease: float = 3600.0
@@ -148,12 +152,16 @@ class DeliveryEngine:
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._stopping = False
         self._stopped = False
         self._paused_until = 0.0
         self._outage_backoff = 0.0
         self._failures_in_a_row = 0
+        self._outage_began = 0.0
         self._storage_lock = asyncio.Lock()
+        # Why the database refused the engine's last write, until one succeeds (logged once).
+        self._storage_trouble: str | None = None
         self._runner: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
 
@@ -173,6 +181,7 @@ class DeliveryEngine:
             return
         self._stopped = True
         self._stopping = True
+        self._stop_requested.set()
         self._wake.set()
         if self._runner is not None:
             await self._runner
@@ -184,8 +193,16 @@ class DeliveryEngine:
         self._flushed.set()
         if self._flusher is not None:
             await self._flusher
-        await self._flush()
-        await self._release_unsent()
+        try:
+            await self._flush()
+            await self._release_unsent()
+        except StorageUnavailable as exc:
+            logger.error(
+                "stopping with %d delivery outcomes not written (%s): those messages may go "
+                "out again at the next start",
+                len(self._results),
+                exc,
+            )
 
     @property
     def queued(self) -> int:
@@ -201,7 +218,15 @@ class DeliveryEngine:
     # Main loop
 
     async def _run(self) -> None:
-        released = await self._store.release_claims()
+        while not self._stopping:
+            try:
+                released = await self._store.release_claims()
+                break
+            except StorageUnavailable as exc:
+                self._storage_failed(exc)
+                await asyncio.sleep(1.0)
+        else:
+            return
         if released:
             logger.info("resuming %d deliveries left in flight by the previous run", released)
         last_claim = float("-inf")
@@ -212,7 +237,12 @@ class DeliveryEngine:
                     self._wake.is_set() or now - last_claim >= self._config.poll_interval
                 ):
                     self._wake.clear()
-                    claimed = await self._refill()
+                    try:
+                        claimed = await self._refill()
+                    except StorageUnavailable as exc:
+                        # What is in memory goes on being sent; claiming waits for the database.
+                        self._storage_failed(exc)
+                        claimed = 0
                     last_claim = time.monotonic()
                     if claimed >= self._config.claim_batch:
                         # A full batch means more are due: claim again as soon as there is room.
@@ -266,14 +296,26 @@ class DeliveryEngine:
         if start_at > now:
             lane.busy = True
             try:
-                await asyncio.sleep(start_at - now)
+                # A long pause (a flood 429) must not hold up stop().
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), start_at - now)
             finally:
                 lane.busy = False
             now = time.monotonic()
-            if self._paused_until > now:
+            if self._paused_until > now or self._stopping:
                 # A global 429 arrived while waiting: this lane goes back in line.
                 self._schedule(lane)
                 return
+        if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES and self._in_flight:
+            # Telegram looks unreachable: one send at a time probes it, the others wait for
+            # its outcome instead of piling up requests that will time out.
+            self._schedule(lane)
+            await asyncio.wait(
+                set(self._in_flight),
+                timeout=self._config.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            return
         await self._slots.acquire()
         if self._stopping or not lane.queue:
             self._slots.release()
@@ -387,6 +429,11 @@ class DeliveryEngine:
             except Exception as exc:
                 await self._handle_failure(lane, message, classify(exc))
                 return
+            if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
+                logger.warning(
+                    "Telegram is reachable again after %.0f s; delivering what waited",
+                    time.monotonic() - self._outage_began,
+                )
             self._failures_in_a_row = 0
             self._outage_backoff = 0.0
             for delivery in message.deliveries:
@@ -420,10 +467,16 @@ class DeliveryEngine:
             self._requeue_front(lane, message.deliveries)
         elif failure.kind is FailureKind.CHAT_GONE:
             logger.info("chat %s is gone (%s): now inactive", lane.chat_id, failure.description)
-            await self._drop_chat(lane, message, failure.description)
+            try:
+                await self._drop_chat(lane, message, failure.description)
+            except StorageUnavailable as exc:
+                self._retry_when_stored(lane, message, exc)
         elif failure.kind is FailureKind.MIGRATED and failure.new_chat_id is not None:
             logger.info("chat %s moved to %s", lane.chat_id, failure.new_chat_id)
-            await self._move_chat(lane, message, failure.new_chat_id)
+            try:
+                await self._move_chat(lane, message, failure.new_chat_id)
+            except StorageUnavailable as exc:
+                self._retry_when_stored(lane, message, exc)
         elif failure.kind is FailureKind.REJECTED:
             logger.error(
                 "Telegram rejected a message for chat %s (stories %s): %s",
@@ -443,12 +496,20 @@ class DeliveryEngine:
         if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
             # Nothing has got through for several tries: Telegram (or the network) is down.
             # Pause everyone rather than spend each story's attempts on the outage.
-            self._outage_backoff = min(
-                self._config.outage_max_backoff, max(1.0, self._outage_backoff * 2)
-            )
-            self._paused_until = max(self._paused_until, now + self._outage_backoff)
-            if self._outage_backoff >= self._config.outage_max_backoff:
-                logger.warning("Telegram unreachable: %s", failure.description)
+            if self._failures_in_a_row == OUTAGE_AFTER_FAILURES:
+                self._outage_began = now
+                logger.warning(
+                    "Telegram looks unreachable (%s): deliveries wait, one probe at a time, "
+                    "without using up their attempts",
+                    failure.description,
+                )
+            if now >= self._paused_until:
+                # The probe after a pause failed too (the sends already in flight when the
+                # pause began do not count): wait longer before the next one.
+                self._outage_backoff = min(
+                    self._config.outage_max_backoff, max(1.0, self._outage_backoff * 2)
+                )
+                self._paused_until = now + self._outage_backoff
             self._requeue_front(lane, message.deliveries)
             return
         attempts = max(delivery.attempts for delivery in message.deliveries) + 1
@@ -468,6 +529,27 @@ class DeliveryEngine:
         for delivery in retried:
             self._note_attempt(delivery, failure.description)
         self._requeue_front(lane, retried)
+
+    def _retry_when_stored(self, lane: _Lane, message: _Message, error: StorageUnavailable) -> None:
+        """The chat's end could not be written: keep its messages and try the send again
+        later, when Telegram will answer the same and the database may take it."""
+        self._storage_failed(error)
+        lane.ready_at = time.monotonic() + STORAGE_RETRY
+        self._requeue_front(lane, message.deliveries)
+
+    def _storage_failed(self, error: StorageUnavailable) -> None:
+        if self._storage_trouble is None:
+            logger.warning(
+                "delivery goes on with what it holds; outcomes are kept in memory until the "
+                "database takes them: %s",
+                error,
+            )
+        self._storage_trouble = str(error)
+
+    def _storage_works(self) -> None:
+        if self._storage_trouble is not None:
+            logger.info("delivery outcomes are written again")
+            self._storage_trouble = None
 
     def _note_attempt(self, delivery: PendingDelivery, error: str) -> None:
         """Write the attempt and its error to the row, which stays claimed for the retry."""
@@ -564,10 +646,18 @@ class DeliveryEngine:
             self._forget_idle_lanes()
         if not claimed:
             return 0
-        prefs = await self._store.chat_prefs(list({d.chat_id for d in claimed}))
-        await self._load_articles({delivery.article_id for delivery in claimed})
+        self._storage_works()
+        try:
+            prefs = await self._store.chat_prefs(list({d.chat_id for d in claimed}))
+            await self._load_articles({delivery.article_id for delivery in claimed})
+        except BaseException:
+            # Claimed but not taken in: give the claims back (by the flush, which retries).
+            self._results.extend(
+                _release(delivery) for delivery in claimed if delivery.id not in self._claimed_ids
+            )
+            raise
         moment = datetime.fromtimestamp(now, UTC)
-        overflow: list[int] = []
+        overflow: list[PendingDelivery] = []
         deferred: list[DeliveryUpdate] = []
         for delivery in claimed:
             if delivery.id in self._claimed_ids:
@@ -598,16 +688,25 @@ class DeliveryEngine:
             lane = self._lane(delivery.chat_id, chat)
             cap = DIGEST_QUEUE if delivery.held else self._config.per_chat_queue
             if len(lane.queue) >= cap:
-                overflow.append(delivery.id)
+                overflow.append(delivery)
                 continue
             self._claimed_ids.add(delivery.id)
             lane.queue.append(delivery)
             self._queued += 1
             self._schedule(lane)
+        # Either write may meet a full disk or a lock; the flush then writes it, later.
         if deferred:
-            await self._store.update_deliveries(deferred)
+            try:
+                await self._store.update_deliveries(deferred)
+            except StorageUnavailable as exc:
+                self._storage_failed(exc)
+                self._results.extend(deferred)
         if overflow:
-            await self._store.release_deliveries(overflow)
+            try:
+                await self._store.release_deliveries([delivery.id for delivery in overflow])
+            except StorageUnavailable as exc:
+                self._storage_failed(exc)
+                self._results.extend(_release(delivery) for delivery in overflow)
         return len(claimed)
 
     async def _load_articles(self, article_ids: set[int]) -> None:
@@ -637,21 +736,38 @@ class DeliveryEngine:
             self._flushed.clear()
             try:
                 async with self._storage_lock:
-                    await self._flush()
+                    if await self._flush():
+                        self._storage_works()
+            except StorageUnavailable as exc:
+                self._storage_failed(exc)
+                await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("could not record delivery outcomes; will retry")
                 await asyncio.sleep(1.0)
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> bool:
+        """Write the outcomes held in memory; True when there were some. On failure they stay
+        in memory, in order, for the next try."""
         if not self._results:
-            return
+            return False
         batch, self._results = self._results, []
         try:
             await self._store.update_deliveries(batch)
         except BaseException:
             self._results[:0] = batch
             raise
+        return True
 
     async def _release_unsent(self) -> None:
         unsent = [delivery.id for lane in self._lanes.values() for delivery in lane.queue]
         await self._store.release_deliveries(unsent)
+
+
+def _release(delivery: PendingDelivery) -> DeliveryUpdate:
+    """The update that gives a claimed delivery back to the outbox unchanged."""
+    return DeliveryUpdate(
+        id=delivery.id,
+        status=DeliveryStatus.PENDING,
+        attempts=delivery.attempts,
+        due_at=delivery.due_at,
+    )

@@ -212,6 +212,11 @@ class _ApiError(Exception):
 class _DropConnection(Exception):
     """Raised inside a handler to close the client's connection without an answer."""
 
+    def __init__(self, *, handled: bool = False) -> None:
+        super().__init__()
+        # True when the request took effect and only its answer is lost.
+        self.handled = handled
+
 
 @dataclass(frozen=True)
 class _Reply:
@@ -246,6 +251,8 @@ class _RandomFaults:
     preset: float
     max_latency: float
     include_get_updates: bool
+    lost_answer: float = 0.0
+    retry_after: tuple[int, int] = (1, 1)
 
 
 @dataclass
@@ -1881,19 +1888,34 @@ class BotApiEmulator:
         max_latency: float = 0,
         seed: int | None = None,
         include_get_updates: bool = False,
+        lost_answer: float = 0,
+        retry_after: tuple[int, int] = (1, 1),
     ) -> None:
         """Random 429s, 502s, dropped connections (`preset`) and extra latency for soak tests.
 
-        getUpdates is spared unless `include_get_updates`, so polling keeps its rhythm.
+        `lost_answer`: the request takes effect (a message is sent) but the connection drops
+        before the answer, as when a reset hits on the way back; such calls are recorded with
+        status 0 and `{"answer_lost": True}`. A random 429 asks to retry after a whole number
+        of seconds drawn from `retry_after` (inclusive). getUpdates is spared unless
+        `include_get_updates`, so polling keeps its rhythm.
         """
-        for name, value in (("p429", p429), ("p502", p502), ("preset", preset)):
+        for name, value in (
+            ("p429", p429),
+            ("p502", p502),
+            ("preset", preset),
+            ("lost_answer", lost_answer),
+        ):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} is a probability between 0 and 1")
+        if not 1 <= retry_after[0] <= retry_after[1]:
+            raise ValueError("retry_after is a range of whole seconds, at least 1")
         self._random = random.Random(seed)
-        if not (p429 or p502 or preset or max_latency):
+        if not (p429 or p502 or preset or max_latency or lost_answer):
             self._faults = None
             return
-        self._faults = _RandomFaults(p429, p502, preset, max_latency, include_get_updates)
+        self._faults = _RandomFaults(
+            p429, p502, preset, max_latency, include_get_updates, lost_answer, retry_after
+        )
 
     def set_offline(self, offline: bool) -> None:
         """While offline every request gets its connection dropped, as if Telegram were down.
@@ -2026,8 +2048,10 @@ class BotApiEmulator:
         try:
             params = await _read_params(request)
             result = await self._dispatch(token, method.lower(), params)
-        except _DropConnection:
-            self._record(ApiCall(method, params, 0, {}, arrived))
+        except _DropConnection as drop:
+            self._record(
+                ApiCall(method, params, 0, {"answer_lost": True} if drop.handled else {}, arrived)
+            )
             await self._drop(request)
             return Response(status_code=500)
         except _ApiError as error:
@@ -2082,9 +2106,17 @@ class BotApiEmulator:
             if roll < faults.preset + faults.p502:
                 raise _ApiError(502, "Bad Gateway")
             if roll < faults.preset + faults.p502 + faults.p429:
-                raise _ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                low, high = faults.retry_after
+                wait = low if low == high else self._random.randint(low, high)
+                raise _ApiError(
+                    429, f"Too Many Requests: retry after {wait}", {"retry_after": wait}
+                )
         self._apply_fail_rules(method, params)
-        return await handler(params)
+        result = await handler(params)
+        lose = faults is not None and not spared and faults.lost_answer > 0
+        if lose and faults is not None and self._random.random() < faults.lost_answer:
+            raise _DropConnection(handled=True)
+        return result
 
     def _apply_fail_rules(self, method: str, params: JSONDict) -> None:
         for rule in self._fail_rules:

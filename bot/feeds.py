@@ -28,7 +28,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.tags import parse_tag
 from bot.text import clean_text, cut_at_word, strip_html
-from storage.base import Store
+from storage.base import StorageUnavailable, Store
 from storage.models import Feed
 
 logger = logging.getLogger(__name__)
@@ -294,6 +294,12 @@ class FeedPoller:
         async with self._slots:
             try:
                 return await self.poll(feed)
+            except StorageUnavailable as exc:
+                # Nothing of this poll is lost: the next one reads the feed again, and what
+                # was stored meanwhile counts as duplicates.
+                logger.warning("feed %s: not stored this time: %s", display_url(feed.url), exc)
+                self._count("error", "storage")
+                return PollResult(feed.url, "error", error=str(exc))
             except Exception as exc:
                 logger.exception("feed %s: unexpected error", display_url(feed.url))
                 return await self._failed(feed, "storage", f"internal error: {exc}")

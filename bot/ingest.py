@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from bot.articles import validate_article
 from bot.errors import InvalidArticle
-from storage.base import Store
+from storage.base import StorageUnavailable, Store
 from storage.models import IngestResult, IngestStatus, NewArticle
 
 BATCH_SIZE = 1000
@@ -54,6 +54,16 @@ class IngestReport:
     @property
     def rejected(self) -> int:
         return len(self.rejections)
+
+
+class IngestStopped(StorageUnavailable):
+    """The database refused a batch: `report` counts what was stored before it (whole
+    batches, each one transaction) and `position` is the first record not stored."""
+
+    def __init__(self, report: IngestReport, position: str, error: StorageUnavailable) -> None:
+        super().__init__(str(error))
+        self.report = report
+        self.position = position
 
 
 def read_records(stream: IO[str]) -> Iterator[RawRecord]:
@@ -186,9 +196,12 @@ class Ingestor:
         notify: bool,
         now: datetime,
     ) -> None:
-        results = await self._store.add_articles(
-            [article for _, article in batch], notify=notify, now=now.timestamp()
-        )
+        try:
+            results = await self._store.add_articles(
+                [article for _, article in batch], notify=notify, now=now.timestamp()
+            )
+        except StorageUnavailable as exc:
+            raise IngestStopped(report, batch[0][0], exc) from exc
         queued = 0
         for (position, _), result in zip(batch, results, strict=True):
             if result.status is IngestStatus.CREATED:

@@ -14,11 +14,17 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str) -> None:
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
+        # A bot token's part after the colon is the secret: a URL-quoted token (%3A) or one
+        # split in two still shows it whole.
+        _, colon, tail = secret.partition(":")
+        for value in (secret, tail if colon and len(tail) >= 16 else ""):
+            if value and value not in self._secrets:
+                self._secrets.append(value)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

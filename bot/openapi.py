@@ -25,6 +25,10 @@ _AUTH_ERRORS = {
     "401": _error("No `Authorization: Bearer <token>` header."),
     "403": _error("The token is wrong."),
     "404": _error("The API is off (TAGWIRE_INGEST_TOKEN is not set)."),
+    "429": _error(
+        "Too many requests from this address, or with this token "
+        "(TAGWIRE_API_REQUESTS_PER_MINUTE); `Retry-After` says when to try again."
+    ),
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -160,6 +164,10 @@ def openapi_document(webhook_path: str | None = None) -> dict[str, Any]:
                     ),
                     "400": _error("The body is empty, not UTF-8, or not JSON."),
                     "413": _error("The body is larger than 1 MiB."),
+                    "503": _error(
+                        "The database cannot take the stories just now (disk full, or locked "
+                        "past its timeout): nothing of the request was stored. `Retry-After`."
+                    ),
                     **_AUTH_ERRORS,
                 },
             },
@@ -197,6 +205,7 @@ def openapi_document(webhook_path: str | None = None) -> dict[str, Any]:
                     "401": _AUTH_ERRORS["401"],
                     "403": _AUTH_ERRORS["403"],
                     "404": _error("No such tag (with suggestions), or the API is off."),
+                    "429": _AUTH_ERRORS["429"],
                 },
             },
         },

@@ -26,6 +26,11 @@ MESSAGE_METHODS = frozenset(
 )
 
 
+# Telegram's limits are per second: slots taken by replies beyond this much ahead are
+# forgotten, so a storm of replies holds deliveries back for a second at most after it ends.
+MAX_DEBT = 1.0
+
+
 class SendBudget:
     """Evenly spaced send slots at `rate` a second. Deliveries wait for a slot; a reply to a
     reader goes out at once but takes a slot, so the deliveries after it make room."""
@@ -41,7 +46,9 @@ class SendBudget:
 
     def take(self) -> None:
         now = time.monotonic()
-        self._next_slot = max(self._next_slot, now) + self._interval
+        self._next_slot = min(
+            max(self._next_slot, now) + self._interval, now + max(MAX_DEBT, self._interval)
+        )
 
 
 class ReplyAccounting(BaseRateLimiter[str]):

@@ -17,6 +17,10 @@ _TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,50}$")
 _WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+# Telegram's ceiling for a bot that pays for broadcasts, in messages a second.
+PAID_BROADCAST_RATE = 1000.0
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message is one line meant for the operator."""
 
@@ -33,7 +37,10 @@ class Settings(BaseSettings):
     database: Path = Path("tagwire.db")
     telegram_api_url: str = "https://api.telegram.org/bot"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
-    rate_limit: float = Field(default=25.0, gt=0, le=1000)
+    rate_limit: float = Field(default=25.0, gt=0, le=PAID_BROADCAST_RATE)
+    # Paid broadcasts (allow_paid_broadcast, billed in Telegram Stars from the bot's balance)
+    # raise the overall cap to 1000 a second; the per-chat limits stay.
+    paid_broadcast: bool = False
     # Telegram allows one message a second to a private chat and twenty a minute to a group.
     private_chat_interval: float = Field(default=1.0, ge=0)
     group_chat_interval: float = Field(default=3.0, ge=0)
@@ -47,6 +54,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     ingest_token: SecretStr | None = None
+    # Requests to /api/* one client address, and the token, may make a minute (429 beyond).
+    api_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     feed_interval: float = Field(default=300.0, gt=0)
     feed_timeout: float = Field(default=20.0, gt=0, le=300)
     feed_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
@@ -130,6 +139,14 @@ class Settings(BaseSettings):
                 "as @BotFather gives it"
             )
         return token
+
+    @property
+    def effective_rate_limit(self) -> float:
+        """Messages a second the bot sends in all: TAGWIRE_RATE_LIMIT when it is set;
+        otherwise 25, or 1000 with TAGWIRE_PAID_BROADCAST."""
+        if self.paid_broadcast and "rate_limit" not in self.model_fields_set:
+            return PAID_BROADCAST_RATE
+        return self.rate_limit
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids

@@ -18,6 +18,7 @@ MAX_DEEP_LINK_PAYLOAD = 64
 _ZERO_WIDTH_JOINER = "\u200d"
 _WHITESPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"\W+")
+_ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,10 @@ class TagName:
 
 
 def _clean(raw: str) -> str:
+    if raw.isascii():
+        # The same result, faster: ASCII has no format, surrogate or private-use characters
+        # and NFKC leaves it unchanged, so only the controls go.
+        return _WHITESPACE.sub(" ", _ASCII_CONTROLS.sub("", raw)).strip()
     # Drop control and format characters (zero-width spaces, bidi overrides) but keep the
     # zero-width joiner, which glues emoji sequences such as 👨‍👩‍👧 together.
     kept = (

@@ -13,28 +13,38 @@ ELLIPSIS = "…"
 MESSAGE_LIMIT = 4096
 
 _WHITESPACE = re.compile(r"\s+")
-# Bidi embeddings, overrides and isolates can reorder everything after them on screen.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# With no whitespace but single plain spaces, collapsing whitespace changes nothing.
+_OTHER_WHITESPACE = re.compile(r"[^\S ]")
 
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it: characters outside the BMP (most emoji) count twice."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    # The same count in C: astral characters take two UTF-16 units, anything else (a lone
+    # surrogate too) one.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# Exactly the characters clean_text replaces: category Cc (U+0000-U+001F, U+007F-U+009F), Cs
+# (lone surrogates) and the bidi embeddings, overrides and isolates, which can reorder
+# everything after them on screen. One regular expression instead of a look-up per
+# character: with the other fast paths, validating a story takes half the time it did.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def _replace_unsafe(match: re.Match[str]) -> str:
+    return "\ufffd" if unicodedata.category(match.group()) == "Cs" else " "
 
 
 def clean_text(text: str) -> str:
     """One line of displayable text: no control characters, no lone surrogates, no bidi
     overrides, whitespace runs collapsed to one space."""
-    out = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cs":
-            out.append("\ufffd")
-        elif category == "Cc" or ch in _BIDI_CONTROLS:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return _WHITESPACE.sub(" ", "".join(out)).strip()
+    if _UNSAFE.search(text) is not None:
+        text = _UNSAFE.sub(_replace_unsafe, text)
+    if "  " in text or _OTHER_WHITESPACE.search(text) is not None:
+        text = _WHITESPACE.sub(" ", text)
+    return text.strip()
 
 
 class _TextExtractor(HTMLParser):

@@ -133,6 +133,10 @@ ENGLISH: Mapping[str, str] = {
     "internal_error": (
         "Sorry, something went wrong on my side. It has been logged; please try again."
     ),
+    "storage_unavailable": (
+        "Sorry, I cannot save anything just now: my storage is full or busy. Nothing was "
+        "changed; please try again in a few minutes."
+    ),
     "read_more": "Read more",
     "burst_heading": "{count} new stories",
     "digest_heading_hourly": "Your hourly digest: {count} stories",

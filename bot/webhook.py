@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import ExtBot
 
 from bot.logs import redact_also
+from bot.sender import retry_after_seconds
 from bot.settings import Settings
 from storage.base import Store
 
@@ -93,10 +94,14 @@ async def register_webhook(
             return True
         except (BadRequest, Forbidden, InvalidToken) as exc:
             raise WebhookError(f"Telegram refused the webhook {config.url}: {exc}") from None
+        except RetryAfter as exc:
+            pause = max(delay, retry_after_seconds(exc))
+            logger.warning("cannot set the webhook yet (%s); retrying in %.0f s", exc, pause)
         except NetworkError as exc:
-            logger.warning("cannot set the webhook (%s); retrying in %.0f s", exc, delay)
+            pause = delay
+            logger.warning("cannot set the webhook (%s); retrying in %.0f s", exc, pause)
         try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
+            await asyncio.wait_for(stop.wait(), timeout=pause)
             return False
         except TimeoutError:
             delay = min(60.0, delay * 2)

@@ -12,6 +12,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import TagwireContext
 from bot.texts import plain, render
 from handlers.common import language_of, reply
+from handlers.errors import tell_storage_unavailable
+from storage.base import StorageUnavailable
 
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
@@ -44,9 +46,18 @@ async def record_chat(update: Update, context: TagwireContext) -> None:
         # Edited messages, channel posts and the like do not mean the chat is back.
         return
     user = update.effective_user
-    await context.chats.seen(
-        chat.id, chat.type, chat.title, chat.username, user.language_code if user else None
-    )
+    try:
+        await context.chats.seen(
+            chat.id, chat.type, chat.title, chat.username, user.language_code if user else None
+        )
+    except StorageUnavailable:
+        if await context.store.get_chat(chat.id) is not None:
+            # Only bookkeeping was lost: the command still runs (a read works, a write says it
+            # cannot be saved) and the chat is recorded at its next update.
+            return
+        # A chat the database does not have cannot follow or set anything yet: say why now.
+        await tell_storage_unavailable(update, context)
+        raise ApplicationHandlerStop from None
 
 
 async def membership_changed(update: Update, context: TagwireContext) -> None:

@@ -78,6 +78,8 @@ async def reply(
         parse_mode=ParseMode.HTML,
         reply_markup=reply_markup,
         link_preview_options=NO_PREVIEW,
+        # In a group the answer quotes the command, which may be deleted before it is sent.
+        allow_sending_without_reply=True,
     )
 
 
@@ -92,8 +94,7 @@ async def edit(
             link_preview_options=NO_PREVIEW,
         )
     except BadRequest as exc:
-        # Two quick taps can ask for the same content twice; that is not an error.
-        if "not modified" not in exc.message.lower():
+        if not _nothing_to_redraw(exc):
             raise
 
 
@@ -101,8 +102,17 @@ async def edit_markup(query: CallbackQuery, reply_markup: InlineKeyboardMarkup |
     try:
         await query.edit_message_reply_markup(reply_markup=reply_markup)
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
+        if not _nothing_to_redraw(exc):
             raise
+
+
+# Two quick taps can ask for the same content twice; a button can outlive its message (deleted
+# meanwhile, or too old to edit). The tap itself was answered; there is just nothing to redraw.
+_NOTHING_TO_REDRAW = ("not modified", "message to edit not found", "message can't be edited")
+
+
+def _nothing_to_redraw(error: BadRequest) -> bool:
+    return any(marker in error.message.lower() for marker in _NOTHING_TO_REDRAW)
 
 
 def is_group(chat: Chat | None) -> bool:

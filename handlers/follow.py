@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.context import TagwireContext
 from bot.following import FollowReport, InvalidEntry
 from bot.tags import deep_link_payload
-from bot.text import cut_at_word
+from bot.text import MESSAGE_LIMIT, cut_at_word, strip_html, utf16_len
 from bot.texts import Html, bold, join_html, plain, render
 from handlers.common import Target, command_argument, language_of, reply
 from handlers.keyboards import Action, suggestion_keyboard, toggle_keyboard, unfollow_keyboard
@@ -18,6 +18,8 @@ from storage.models import Tag
 
 PICKER_SIZE = 12
 MAX_INVALID_SHOWN = 5
+# Tags without stories shown each on a line of their own (with suggestions); the rest share one.
+MAX_NEW_SHOWN = 3
 POPULAR_WINDOW = 30 * 24 * 3600
 
 
@@ -54,11 +56,14 @@ def describe_follow(
         lines.append(render("channel_scope", language, channel=channel))
     if report.followed:
         lines.append(render("followed", language, tags=_names(report.followed, language)))
-    for tag, close in report.without_stories:
+    for tag, close in report.without_stories[:MAX_NEW_SHOWN]:
         lines.append(render("new_tag", language, tag=bold(tag.name)))
         if close:
             lines.append(render("did_you_mean", language, tags=_names(close, language)))
             suggestions.extend(t for t in close if t not in suggestions)
+    rest = [tag for tag, _ in report.without_stories[MAX_NEW_SHOWN:]]
+    if rest:
+        lines.append(render("new_tag", language, tag=_names(rest, language)))
     if report.already:
         lines.append(render("already_following", language, tags=_names(report.already, language)))
     if report.over_limit:
@@ -74,7 +79,14 @@ def describe_follow(
             lines.append(render("share_link", language, link=link))
     # Suggestion buttons act on the chat they are tapped in, so none for a channel.
     keyboard = None if channel else suggestion_keyboard(suggestions, Action.FOLLOW)
-    return Html("\n\n".join(lines)), keyboard
+    return _fit(lines), keyboard
+
+
+def _fit(lines: list[Html]) -> Html:
+    """The lines as one message, the last ones left out when together they are too long."""
+    while len(lines) > 1 and utf16_len(strip_html("\n\n".join(lines))) > MESSAGE_LIMIT:
+        lines.pop()
+    return Html("\n\n".join(lines))
 
 
 async def follow(update: Update, context: TagwireContext) -> None:

@@ -24,7 +24,9 @@ from storage.models import (
 
 
 class StorageUnavailable(Exception):
-    """The database cannot be opened or written; the message says why, in one line."""
+    """The database cannot be opened, read or written just now (disk full, locked past the
+    busy timeout, an I/O error); the message says why, in one line. Nothing of the operation
+    that raised it was stored: it may be retried as it is."""
 
 
 class InvalidSearch(ValueError):
@@ -44,6 +46,11 @@ class Store(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""
+
+    async def write_problem(self) -> str | None:
+        """None when the database takes writes; otherwise why the last one failed, checked
+        again with a small write (so that space coming back is noticed)."""
+        return None
 
     # Chats
 

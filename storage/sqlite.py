@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -37,10 +39,20 @@ from storage.models import (
 )
 from storage.sqlite_operators import SqliteOperatorsMixin
 
+logger = logging.getLogger(__name__)
+
 # Long enough to wait out a `tagwire push` of a large file writing beside the bot.
 BUSY_TIMEOUT_MS = 15_000
 # SQLite's default limit on terms in one compound SELECT is 500.
 _MAX_UNION_TERMS = 400
+# Seven `?` a story within SQLite's limit on variables in one statement: 32 766 since 3.32,
+# 999 before.
+_ARTICLE_ROWS_PER_INSERT = 4_000 if sqlite3.sqlite_version_info >= (3, 32, 0) else 140
+
+# SQLite's primary result codes that mean the database, not the query, is in trouble: busy or
+# locked past the busy timeout, read-only, an I/O error (a write past RLIMIT_FSIZE is one),
+# full, cannot be opened, a locking protocol error.
+_UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
 
 _TAG_COLUMNS = "t.id, t.name, t.key, t.story_count, t.follower_count"
 _ARTICLE_COLUMNS = "a.id, a.url, a.title, a.teaser, a.source, a.published_at"
@@ -52,6 +64,13 @@ def _json_list(values: Iterable[object]) -> str:
 
 def _tag(row: sqlite3.Row | tuple[Any, ...]) -> Tag:
     return Tag(id=row[0], name=row[1], key=row[2], story_count=row[3], follower_count=row[4])
+
+
+def _unavailable(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in _UNAVAILABLE_CODES
+    )
 
 
 def _probe(path: Path | str) -> None:
@@ -71,6 +90,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        # Why the last write failed, until one succeeds again.
+        self._write_failure: str | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
@@ -120,13 +141,43 @@ class SqliteStore(SqliteOperatorsMixin, Store):
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
+            changes = self._writer.total_changes
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
-            except BaseException:
+                # Inside the try: a full disk often shows only when the commit writes the WAL.
+                await self._writer.execute("COMMIT")
+            except BaseException as exc:
                 await self._rollback()
+                if _unavailable(exc):
+                    raise self._cannot_write(exc) from exc
                 raise
-            await self._writer.execute("COMMIT")
+            if self._write_failure is not None and self._writer.total_changes != changes:
+                logger.warning("the database takes writes again")
+                self._write_failure = None
+
+    def _cannot_write(self, error: BaseException) -> StorageUnavailable:
+        if self._write_failure is None:
+            logger.error(
+                "the database cannot be written: %s; nothing half-written is kept, work in "
+                "progress waits and is retried (is the disk full, or another process holding "
+                "the lock?)",
+                error,
+            )
+        self._write_failure = str(error)
+        return StorageUnavailable(f"the database cannot be written: {error}")
+
+    async def write_problem(self) -> str | None:
+        if self._write_failure is None:
+            return None
+        with contextlib.suppress(StorageUnavailable):
+            async with self._transaction() as db:
+                await db.execute(
+                    "INSERT INTO meta (key, value, updated_at) VALUES ('write_probe', '', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at",
+                    (time.time(),),
+                )
+        return self._write_failure
 
     async def _rollback(self) -> None:
         # Runs after whatever was queued on the connection thread, including a BEGIN whose
@@ -135,17 +186,29 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             await asyncio.shield(self._writer.execute("ROLLBACK"))
 
     async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread, not three (execute, fetch, close): with many
+        # readers at once the trips, queued on one thread, were most of a /latest reply's time.
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StorageUnavailable(f"the database cannot be read: {exc}") from exc
+            raise
 
     async def _read_one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # Every caller asks for one row (by key, an aggregate, LIMIT 1), so fetching all is one.
+        try:
+            rows = await self._reader.execute_fetchall(sql, params)
+            return next(iter(rows), None)
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StorageUnavailable(f"the database cannot be read: {exc}") from exc
+            raise
 
     async def ping(self) -> bool:
         try:
             row = await self._read_one("SELECT 1")
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError, StorageUnavailable):
             return False
         return row is not None
 
@@ -454,24 +517,28 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             ) as cursor:
                 tag_ids: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
 
-            await db.executemany(
-                """
-                INSERT INTO articles (id, url, title, teaser, source, published_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    (
-                        article_id,
-                        article.url,
-                        article.title,
-                        article.teaser,
-                        article.source,
-                        _timestamp(article.published_at),
-                        now,
-                    )
-                    for article_id, article in fresh
-                ],
-            )
+            rows = [
+                (
+                    article_id,
+                    article.url,
+                    article.title,
+                    article.teaser,
+                    article.source,
+                    _timestamp(article.published_at),
+                    now,
+                )
+                for article_id, article in fresh
+            ]
+            # Many rows a statement, not executemany: SQLite 3.40's FTS5 writes its pending
+            # index to disk at every statement that fires the full-text trigger, which made
+            # one statement a story cost ~0.5 ms (see docs/performance.md).
+            for start in range(0, len(rows), _ARTICLE_ROWS_PER_INSERT):
+                chunk = rows[start : start + _ARTICLE_ROWS_PER_INSERT]
+                await db.execute(
+                    "INSERT INTO articles (id, url, title, teaser, source, published_at, "
+                    "created_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
             links = []
             story_counts: Counter[int] = Counter()
             last_story: dict[int, float] = {}

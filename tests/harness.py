@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,19 @@ FAST_SETTINGS: dict[str, Any] = {
     "group_chat_interval": 0.05,
     "outbox_poll_interval": 0.2,
 }
+
+
+@dataclass
+class FakeClock:
+    """A wall clock the test sets; the bot's schedules (digests, quiet hours) follow it."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment.timestamp()
 
 
 def bot_settings(emulator: BotApiEmulator, database: Path, **overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from bot.tags import parse_tag
 from storage.models import ChatSettings, DeliveryMode
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat, make_article
+from tests.harness import FakeClock
 from tests.test_delivery import FakeSender
 
 CONFIG = DeliveryConfig(
@@ -22,17 +23,6 @@ CONFIG = DeliveryConfig(
     poll_interval=0.05,
     flush_interval=0.02,
 )
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
 
 
 async def publish_at(store: SqliteStore, when: float, *stories: tuple[int, list[str]]) -> None:

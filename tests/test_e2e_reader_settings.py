@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,15 @@ import pytest
 
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
-from tests.harness import bot_settings, buttons, example_stories, links, push, running_bot
+from tests.harness import (
+    FakeClock,
+    bot_settings,
+    buttons,
+    example_stories,
+    links,
+    push,
+    running_bot,
+)
 from tests.test_e2e_reader import say, tap
 
 pytestmark = pytest.mark.e2e
@@ -29,17 +36,6 @@ CHANNEL = -1007770001
 FORUM = -1008880001
 STORIES = example_stories()
 JAPAN_URLS = {story["url"] for story in STORIES if "Japan" in story["tags"]}
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
 
 
 @pytest.fixture
