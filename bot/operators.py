@@ -11,8 +11,8 @@ from telegram import BotCommand
 
 from bot.api import OperatorApi
 from bot.context import TagwireApplication, TagwireContext
+from bot.embedded_server import LocalServer
 from bot.feeds import FeedPoller
-from bot.http_server import HttpServer
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.webhook import WebhookConfig, WebhookError, resolve_webhook
 from handlers import bot_commands
@@ -30,7 +30,7 @@ class OperatorStartError(Exception):
 
 @dataclass
 class HttpService:
-    server: HttpServer
+    server: LocalServer
     webhook: WebhookConfig | None
 
     async def stop(self) -> None:
@@ -91,7 +91,8 @@ async def start_http(application: TagwireApplication) -> HttpService | None:
             webhook = await resolve_webhook(settings, application.bot_data.require().store)
         except WebhookError as exc:
             raise OperatorStartError(str(exc)) from None
-    server = HttpServer(OperatorApi(application, webhook).app)
+    # Open requests get this many seconds to finish when the bot stops.
+    server = LocalServer(OperatorApi(application, webhook).app, grace=5.0)
     try:
         await server.start(settings.http_host, settings.http_port)
     except OSError as exc:

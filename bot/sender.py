@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -44,7 +45,6 @@ class PtbSender:
 
     def __init__(self, bot: ExtBot[str], *, paid_broadcast: bool = False) -> None:
         self._bot = bot
-        self._url = f"{bot.base_url}/sendMessage"
         self._paid_broadcast = paid_broadcast
 
     async def send_message(
@@ -60,10 +60,34 @@ class PtbSender:
             values["message_thread_id"] = thread_id
         if self._paid_broadcast:
             values["allow_paid_broadcast"] = True
-        # RequestParameter is python-telegram-bot's internal (pinned below 23); the e2e and
-        # request tests catch a change in it.
-        parameters = [RequestParameter(name, value, None) for name, value in values.items()]
-        await self._bot.request.post(self._url, RequestData(parameters))
+        await post_message(self._bot, values)
+
+
+async def post_message(bot: Bot, values: dict[str, object], *, reply: bool = False) -> None:
+    """sendMessage with exactly `values`, straight to the Bot's request: no defaults merged, no
+    Message parsed from the answer (the costly part of Bot.send_message). Errors are those of
+    Bot.send_message. A `reply` passes through the Bot's rate limiter, which counts replies
+    against the shared send budget; deliveries are counted by the engine."""
+    # RequestParameter is python-telegram-bot's internal (pinned below 23); the e2e and
+    # request tests catch a change in it.
+    data = RequestData([RequestParameter(name, value, None) for name, value in values.items()])
+    url = f"{bot.base_url}/sendMessage"
+
+    async def post() -> bool | dict[str, object] | list[dict[str, object]]:
+        return await bot.request.post(url, data)
+
+    limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+    if reply and limiter is not None:
+        await limiter.process_request(
+            callback=post,
+            args=(),
+            kwargs={},
+            endpoint="sendMessage",
+            data=values,
+            rate_limit_args=None,
+        )
+    else:
+        await post()
 
 
 class FailureKind(enum.StrEnum):

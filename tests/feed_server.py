@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from bot.emulator import LocalServer
+from bot.embedded_server import LocalServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
 RSS = "application/rss+xml"

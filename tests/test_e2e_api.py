@@ -486,7 +486,7 @@ async def test_shutdown_stops_the_server_first_then_the_bot(
 ) -> None:
     from telegram.ext import Application, Updater
 
-    from bot.http_server import HttpServer
+    from bot.embedded_server import LocalServer
 
     order: list[str] = []
 
@@ -497,7 +497,7 @@ async def test_shutdown_stops_the_server_first_then_the_bot(
 
         return wrapper
 
-    monkeypatch.setattr(HttpServer, "stop", recording("http", HttpServer.stop))
+    monkeypatch.setattr(LocalServer, "stop", recording("http", LocalServer.stop))
     monkeypatch.setattr(Updater, "stop", recording("updater", Updater.stop))
     monkeypatch.setattr(Application, "stop", recording("application", Application.stop))
     monkeypatch.setattr(Application, "shutdown", recording("shutdown", Application.shutdown))

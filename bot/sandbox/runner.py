@@ -15,7 +15,8 @@ from pydantic import SecretStr
 
 from bot.app import build_application, serve
 from bot.context import TagwireApplication
-from bot.emulator import BotApiEmulator, LocalServer
+from bot.embedded_server import LocalServer
+from bot.emulator import BotApiEmulator
 from bot.ingest import Ingestor, IngestReport, read_records
 from bot.logs import configure_logging
 from bot.sandbox.cast import Cast, default_cast
