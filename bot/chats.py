@@ -43,7 +43,8 @@ class ChatRegistry:
         last = self._seen.get(chat_id)
         if last is not None and now - last < _REFRESH_AFTER:
             return
-        known = await self._store.get_chat(chat_id)
+        # The chat and its settings in one read, which the command that follows usually needs.
+        known = (await self._store.chat_prefs([chat_id])).get(chat_id)
         # A read does not wait for another process's write lock (a long `tagwire push`), so a
         # chat the database already has as it is can ask for /latest meanwhile.
         if (
@@ -53,6 +54,8 @@ class ChatRegistry:
         ):
             language = language_from_code(language_code) if language_code else None
             await self._store.register_chat(chat_id, chat_type, title, username, language)
+        else:
+            self._settings.setdefault(chat_id, known.settings)
         self._seen[chat_id] = now
 
     async def gone(self, chat_id: int, reason: str) -> None:

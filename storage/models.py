@@ -91,12 +91,16 @@ class ChatSettings:
 
 @dataclass(frozen=True, slots=True)
 class ChatPrefs:
-    """What the delivery engine needs to know about a chat."""
+    """What the delivery engine needs to know about a chat, and what the bot compares when the
+    chat writes again."""
 
     chat_id: int
     type: str
     settings: ChatSettings
     muted: tuple[str, ...] = ()
+    title: str | None = None
+    username: str | None = None
+    active: bool = True
 
 
 class FollowOutcome(enum.StrEnum):

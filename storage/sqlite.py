@@ -55,7 +55,14 @@ _ARTICLE_ROWS_PER_INSERT = 4_000 if sqlite3.sqlite_version_info >= (3, 32, 0) el
 _UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
 
 _TAG_COLUMNS = "t.id, t.name, t.key, t.story_count, t.follower_count"
-_ARTICLE_COLUMNS = "a.id, a.url, a.title, a.teaser, a.source, a.published_at"
+# Each story's tag names come in the same row (a JSON array in the order the story lists them):
+# one trip to the reader's thread per list of stories, where a second query for the tags took
+# two, queued behind every other reader's.
+_ARTICLE_COLUMNS = (
+    "a.id, a.url, a.title, a.teaser, a.source, a.published_at, "
+    "(SELECT json_group_array(name) FROM (SELECT t.name FROM article_tags at2 "
+    "JOIN tags t ON t.id = at2.tag_id WHERE at2.article_id = a.id ORDER BY at2.position))"
+)
 
 
 def _json_list(values: Iterable[object]) -> str:
@@ -602,20 +609,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         ) as cursor:
             return Counter({row[0]: row[1] for row in await cursor.fetchall()})
 
-    async def _articles_with_tags(self, rows: Sequence[sqlite3.Row]) -> list[Article]:
-        if not rows:
-            return []
-        tag_rows = await self._read_all(
-            """
-            SELECT at.article_id, t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
-            WHERE at.article_id IN (SELECT value FROM json_each(?))
-            ORDER BY at.article_id, at.position
-            """,
-            (_json_list(row[0] for row in rows),),
-        )
-        names: dict[int, list[str]] = {}
-        for article_id, name in tag_rows:
-            names.setdefault(article_id, []).append(name)
+    @staticmethod
+    def _articles(rows: Sequence[sqlite3.Row]) -> list[Article]:
         return [
             Article(
                 id=row[0],
@@ -624,7 +619,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 teaser=row[3],
                 source=row[4],
                 published_at=datetime.fromtimestamp(row[5], UTC),
-                tags=tuple(names.get(row[0], ())),
+                tags=tuple(json.loads(row[6])),
             )
             for row in rows
         ]
@@ -639,7 +634,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             """,
             (tag_id, limit),
         )
-        return await self._articles_with_tags(rows)
+        return self._articles(rows)
 
     async def latest_for_chat(self, chat_id: int, limit: int, thread_id: int = 0) -> list[Article]:
         tag_rows = await self._read_all(
@@ -668,7 +663,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             """,
             params,
         )
-        return await self._articles_with_tags(rows)
+        return self._articles(rows)
 
     async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
         if not article_ids:
@@ -678,7 +673,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             "WHERE a.id IN (SELECT value FROM json_each(?))",
             (_json_list(article_ids),),
         )
-        return {article.id: article for article in await self._articles_with_tags(rows)}
+        return {article.id: article for article in self._articles(rows)}
 
     async def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
         try:
@@ -698,7 +693,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             if not any(word in message for word in ("locked", "disk", "I/O", "readonly")):
                 raise InvalidSearch(message) from None
             raise
-        return await self._articles_with_tags(rows)
+        return self._articles(rows)
 
     async def save_search(self, chat_id: int, query: str, now: float) -> int:
         async with self._transaction() as db:
@@ -721,22 +716,16 @@ class SqliteStore(SqliteOperatorsMixin, Store):
     async def chat_prefs(self, chat_ids: Sequence[int]) -> dict[int, ChatPrefs]:
         if not chat_ids:
             return {}
-        ids = _json_list(chat_ids)
         rows = await self._read_all(
             """
             SELECT id, type, language, link_previews, delivery_mode, digest_hour, timezone,
-                quiet_start, quiet_end, combine_bursts
+                quiet_start, quiet_end, combine_bursts, title, username, active,
+                (SELECT json_group_array(word) FROM
+                    (SELECT word FROM mutes m WHERE m.chat_id = chats.id ORDER BY word))
             FROM chats WHERE id IN (SELECT value FROM json_each(?))
             """,
-            (ids,),
+            (_json_list(chat_ids),),
         )
-        muted: dict[int, list[str]] = {}
-        for chat_id, word in await self._read_all(
-            "SELECT chat_id, word FROM mutes WHERE chat_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY chat_id, word",
-            (ids,),
-        ):
-            muted.setdefault(chat_id, []).append(word)
         return {
             row[0]: ChatPrefs(
                 chat_id=row[0],
@@ -751,7 +740,10 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                     quiet_end=row[8],
                     combine_bursts=bool(row[9]),
                 ),
-                muted=tuple(muted.get(row[0], ())),
+                muted=tuple(json.loads(row[13])),
+                title=row[10],
+                username=row[11],
+                active=bool(row[12]),
             )
             for row in rows
         }

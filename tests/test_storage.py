@@ -142,6 +142,22 @@ async def test_latest_articles_newest_first(store: SqliteStore) -> None:
     assert latest[0].tags == ("Japan",)
 
 
+async def test_listed_stories_keep_their_tags_in_the_order_pushed(store: SqliteStore) -> None:
+    await store.add_articles(
+        [
+            make_article(1, ["Sanctions", "Russia", "Kuril Islands"]),
+            make_article(2, ["Russia"]),
+        ],
+        notify=False,
+        now=time.time(),
+    )
+    russia = (await store.find_tags(["russia"]))["russia"]
+    latest = await store.latest_articles(russia.id, 5)
+    assert [a.tags for a in latest] == [("Russia",), ("Sanctions", "Russia", "Kuril Islands")]
+    by_id = await store.get_articles([latest[1].id])
+    assert by_id[latest[1].id].tags == ("Sanctions", "Russia", "Kuril Islands")
+
+
 async def test_latest_for_chat_merges_tags_without_repeats(store: SqliteStore) -> None:
     await add_chat(store, 1, "Japan", "Russia")
     await store.add_articles(
@@ -257,6 +273,22 @@ async def test_chat_settings_round_trip_with_muted_words(store: SqliteStore) -> 
     assert prefs.settings == settings
     assert prefs.muted == ("osaka", "putin")
     assert await store.unmute(1, ["putin", "nothing"]) == ["putin"]
+
+
+async def test_chat_prefs_tell_who_the_chat_is(store: SqliteStore) -> None:
+    await store.register_chat(-100, "supergroup", "Readers <3", "readers")
+    await store.register_chat(2, "private", None)
+    await store.deactivate_chat(2, "Forbidden: bot was blocked by the user", 0.0)
+    prefs = await store.chat_prefs([-100, 2, 3])
+    group, blocked = prefs[-100], prefs[2]
+    assert (group.type, group.title, group.username, group.active) == (
+        "supergroup",
+        "Readers <3",
+        "readers",
+        True,
+    )
+    assert (group.muted, blocked.active) == ((), False)
+    assert 3 not in prefs
 
 
 async def test_mute_stops_at_the_limit(store: SqliteStore) -> None:
