@@ -7,11 +7,11 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -29,7 +29,8 @@ from bot.operators import (
 )
 from bot.ratelimit import ReplyAccounting, SendBudget
 from bot.request import AiohttpRequest
-from bot.sender import PtbSender, retry_after_seconds
+from bot.retry import until_telegram_answers
+from bot.sender import PtbSender
 from bot.settings import Settings
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.throttle import CommandThrottle
@@ -183,34 +184,11 @@ def _polling_failed(error: TelegramError) -> None:
 async def _initialize(application: TagwireApplication, stop: asyncio.Event) -> bool:
     """Connect to Telegram, waiting out an outage; False when asked to stop meanwhile."""
     try:
-        return await _until_telegram_answers(application.initialize, stop)
+        return await until_telegram_answers(application.initialize, stop, doing="starting")
     except InvalidToken:
         raise StartupError(
             "TAGWIRE_BOT_TOKEN was rejected by Telegram: check it with @BotFather"
         ) from None
-
-
-async def _until_telegram_answers(
-    call: Callable[[], Awaitable[object]], stop: asyncio.Event
-) -> bool:
-    """`call` again and again while Telegram is unreachable (a network error, a 5xx) or asks
-    to wait (429); False when asked to stop meanwhile. Other errors are the caller's."""
-    delay = 1.0
-    while True:
-        try:
-            await call()
-            return True
-        except RetryAfter as exc:
-            pause = max(delay, retry_after_seconds(exc))
-            logger.warning("Telegram asks to wait (%s); retrying in %.0f s", exc, pause)
-        except NetworkError as exc:
-            pause = delay
-            logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, pause)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=pause)
-            return False
-        except TimeoutError:
-            delay = min(60.0, delay * 2)
 
 
 async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
@@ -221,7 +199,15 @@ async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
     server (API, health, metrics, webhook) runs in this loop when configured. Shutdown order:
     HTTP server, updater, application, post_stop, shutdown, post_shutdown. A webhook stays
     registered, so Telegram keeps the updates for the next start."""
-    if not await _initialize(application, stop):
+    started = False
+    try:
+        started = await _initialize(application, stop)
+    finally:
+        if not started:
+            # Stopped or refused before Telegram ever answered: close the HTTP sessions the
+            # attempts opened (application.shutdown() skips an application never initialized).
+            await application.bot.shutdown()
+    if not started:
         return
     http: HttpService | None = None
     try:
@@ -242,7 +228,9 @@ async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
                     )
 
                 # Starting polling deletes any webhook first: a call that may meet an outage.
-                if not await _until_telegram_answers(start_polling, stop):
+                if not await until_telegram_answers(
+                    start_polling, stop, doing="starting to poll for updates"
+                ):
                     return
         except (OperatorStartError, WebhookError) as exc:
             raise StartupError(str(exc)) from None

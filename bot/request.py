@@ -67,6 +67,11 @@ class AiohttpRequest(BaseRequest):
     def connection_pool_size(self) -> int:
         return self._pool_size
 
+    @property
+    def closed(self) -> bool:
+        """No HTTP session is open: before initialize() and after shutdown()."""
+        return self._session is None or self._session.closed
+
     async def initialize(self) -> None:
         if self._session is not None and not self._session.closed:
             return

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, InvalidToken
 from telegram.ext import ExtBot
 
 from bot.logs import redact_also
-from bot.sender import retry_after_seconds
+from bot.retry import until_telegram_answers
 from bot.settings import Settings
 from storage.base import Store
 
@@ -82,26 +82,18 @@ async def register_webhook(
     stop: asyncio.Event,
 ) -> bool:
     """setWebhook, waiting out a network outage; False when asked to stop meanwhile."""
-    delay = 1.0
-    while True:
+
+    async def set_webhook() -> None:
         try:
             await bot.set_webhook(
                 url=config.url,
                 allowed_updates=list(allowed_updates),
                 secret_token=config.secret,
             )
-            logger.info("webhook set: Telegram posts updates to %s", config.url)
-            return True
         except (BadRequest, Forbidden, InvalidToken) as exc:
             raise WebhookError(f"Telegram refused the webhook {config.url}: {exc}") from None
-        except RetryAfter as exc:
-            pause = max(delay, retry_after_seconds(exc))
-            logger.warning("cannot set the webhook yet (%s); retrying in %.0f s", exc, pause)
-        except NetworkError as exc:
-            pause = delay
-            logger.warning("cannot set the webhook (%s); retrying in %.0f s", exc, pause)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=pause)
-            return False
-        except TimeoutError:
-            delay = min(60.0, delay * 2)
+
+    if not await until_telegram_answers(set_webhook, stop, doing="setting the webhook"):
+        return False
+    logger.info("webhook set: Telegram posts updates to %s", config.url)
+    return True

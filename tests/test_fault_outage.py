@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.app import build_application, serve
 from bot.delivery import OUTAGE_AFTER_FAILURES
 from bot.emulator import BotApiEmulator
+from bot.request import AiohttpRequest
 from tests.faults import (
     STORY_PREFIX,
     BotProcess,
@@ -156,3 +159,27 @@ async def test_a_flood_answer_to_set_webhook_is_waited_out(
         [answer] = await emulator.wait_for_messages(READER, 1)
     assert "What I can do" in answer["text"]
     assert [call.status for call in emulator.calls_of("setWebhook")] == [429, 200]
+
+
+async def test_stopping_while_telegram_is_unreachable_closes_every_connection(
+    emulator: BotApiEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`tagwire run` stopped (SIGTERM) before Telegram ever answered: no HTTP session is left
+    open behind it (aiohttp would log "Unclosed client session" at exit)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings = bot_settings(
+        emulator, tmp_path / "bot.db", telegram_api_url=f"http://127.0.0.1:{closed_port}/bot"
+    )
+    application = build_application(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(application, stop))
+    deadline = time.monotonic() + 10
+    while "cannot reach Telegram" not in caplog.text:
+        assert time.monotonic() < deadline, "the bot never tried to reach Telegram"
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert isinstance(application.bot.request, AiohttpRequest)
+    assert application.bot.request.closed
