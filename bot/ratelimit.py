@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from bot.sender import retry_after_seconds
+
+logger = logging.getLogger(__name__)
 
 DELIVERY = "delivery"
 # The methods that count against Telegram's messages-per-second limit.
@@ -25,6 +32,12 @@ MESSAGE_METHODS = frozenset(
     }
 )
 
+
+# A reply Telegram refuses with 429 goes again after the pause it asks for, so a reader who asked
+# during a flood gets the answer late rather than never. A longer pause than this, or a third
+# refusal, reaches the error handler.
+REPLY_MAX_WAIT = 30.0
+REPLY_ATTEMPTS = 3
 
 # Telegram's limits are per second: slots taken by replies beyond this much ahead are
 # forgotten, so a storm of replies holds deliveries back for a second at most after it ends.
@@ -52,8 +65,9 @@ class SendBudget:
 
 
 class ReplyAccounting(BaseRateLimiter[str]):
-    """Counts the bot's replies against the shared budget without delaying them; deliveries
-    (sent with rate_limit_args="delivery") are counted by the engine itself."""
+    """Counts the bot's replies against the shared budget without delaying them, and sends a
+    reply again when Telegram answers 429; deliveries (sent with rate_limit_args="delivery")
+    are counted and retried by the engine itself."""
 
     def __init__(self, budget: SendBudget) -> None:
         self._budget = budget
@@ -73,6 +87,19 @@ class ReplyAccounting(BaseRateLimiter[str]):
         data: dict[str, Any],
         rate_limit_args: str | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        if rate_limit_args != DELIVERY and endpoint.lower() in MESSAGE_METHODS:
-            self._budget.take()
-        return await callback(*args, **kwargs)
+        if rate_limit_args == DELIVERY:
+            return await callback(*args, **kwargs)
+        counted = endpoint.lower() in MESSAGE_METHODS
+        attempt = 1
+        while True:
+            if counted:
+                self._budget.take()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                pause = retry_after_seconds(exc)
+                if attempt >= REPLY_ATTEMPTS or pause > REPLY_MAX_WAIT:
+                    raise
+                logger.info("Telegram asks to wait %.0f s before %s; waiting", pause, endpoint)
+                await asyncio.sleep(pause)
+                attempt += 1

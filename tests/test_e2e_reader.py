@@ -359,3 +359,16 @@ async def test_edited_messages_and_stickers_are_ignored_quietly(
     reply = await say(emulator, READER, READER, "/following")
     assert "Japan" in reply["text"]
     assert len(emulator.sent_messages(READER)) == 2
+
+
+async def test_a_reply_refused_with_429_arrives_after_the_pause(
+    emulator: BotApiEmulator, bot: TagwireApplication
+) -> None:
+    """A reader who asks while Telegram floods the bot gets the answer late, not never."""
+    emulator.fail_next("sendMessage", status=429, retry_after=1, chat_id=READER)
+    answer = await say(emulator, READER, READER, "/help")
+    assert "What I can do" in answer["text"]
+    tries = [call for call in emulator.calls_of("sendMessage") if call.params["chat_id"] == READER]
+    assert [call.status for call in tries] == [429, 200]
+    assert tries[1].at - tries[0].at >= 1.0
+    assert len(emulator.sent_messages(READER)) == 1
