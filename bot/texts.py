@@ -64,7 +64,8 @@ ENGLISH: Mapping[str, str] = {
         "/mute <i>word</i> — skip stories with a word, e.g. <code>/mute Trump</code>; "
         "/unmute <i>word</i>, /muted\n"
         "/channels — channels you and I administer; "
-        "<code>/follow @yourchannel Japan</code> follows a tag there\n"
+        "<code>/follow @yourchannel Japan</code> follows a tag there, "
+        "<code>/settings @yourchannel</code> sets how it gets them\n"
         "/help — this message\n\n"
         "Tags ignore case and a leading #: japan, Japan and #Japan are one tag. "
         "In a group, only its admins can change what it follows; in a forum, each topic "
@@ -224,8 +225,10 @@ ENGLISH: Mapping[str, str] = {
     "search_more": "More ▶",
     "search_back": "◀ Back",
     "search_no_more": "No more results",
+    "settings_heading": "<b>Settings of this chat</b>",
+    "settings_heading_channel": "<b>Settings of {channel}</b>",
     "settings_text": (
-        "<b>Settings of this chat</b>\n\n"
+        "{heading}\n\n"
         "Delivery: {mode}\n"
         "Quiet hours: {quiet}\n"
         "Time zone: {timezone}\n"

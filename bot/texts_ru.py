@@ -31,7 +31,8 @@ RUSSIAN: Mapping[str, str] = {
         "/mute <i>слово</i> — пропускать новости со словом, например <code>/mute Trump</code>; "
         "/unmute <i>слово</i>, /muted\n"
         "/channels — каналы, где мы оба администраторы; "
-        "<code>/follow @вашканал Japan</code> подписывает канал\n"
+        "<code>/follow @вашканал Japan</code> подписывает канал, "
+        "<code>/settings @вашканал</code> — его настройки\n"
         "/help — это сообщение\n\n"
         "Регистр и # в начале не важны: japan, Japan и #Japan — один тег. "
         "В группе подписки меняют только администраторы; в форуме у каждой темы свои теги."
@@ -160,8 +161,10 @@ RUSSIAN: Mapping[str, str] = {
     "search_more": "Дальше ▶",
     "search_back": "◀ Назад",
     "search_no_more": "Больше результатов нет",
+    "settings_heading": "<b>Настройки этого чата</b>",
+    "settings_heading_channel": "<b>Настройки канала {channel}</b>",
     "settings_text": (
-        "<b>Настройки этого чата</b>\n\n"
+        "{heading}\n\n"
         "Доставка: {mode}\n"
         "Тихие часы: {quiet}\n"
         "Часовой пояс: {timezone}\n"

@@ -1,12 +1,13 @@
-"""/settings (one message whose buttons edit it in place), /timezone and /quiet."""
+"""/settings (one message whose buttons edit it in place), /timezone and /quiet, for this chat
+or, from a private chat, for a channel the user administers (`/settings @channel`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
 from bot.schedule import (
@@ -17,14 +18,33 @@ from bot.schedule import (
     parse_timezone,
     zone,
 )
-from bot.texts import LANGUAGES, Html, plain, render
+from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
 from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
+from handlers.targets import ChannelRefused, channel_for, resolve_target
 from storage.models import ChatSettings, DeliveryMode
 
 SELECTED = "✓ "
 # Quiet hours offered as buttons, in minutes after midnight; /quiet sets any other range.
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
-_SETTING = re.compile(r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})$")
+# The channel's id ends the data of a button that changes a channel's settings.
+_SETTING = re.compile(
+    r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})(?::(-\d{1,19}))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsTarget:
+    """The chat whose settings a command or button changes; `channel` is its label ("@name")
+    when it is a channel managed from a private chat."""
+
+    chat_id: int
+    channel: str | None = None
+
+
+def _scoped(text: Html, target: SettingsTarget, language: str) -> Html:
+    if target.channel is None:
+        return text
+    return Html(render("channel_scope", language, channel=target.channel) + "\n\n" + text)
 
 
 def _quiet_label(settings: ChatSettings, language: str) -> str:
@@ -39,20 +59,33 @@ def _mode_label(settings: ChatSettings, language: str) -> str:
     return plain(f"settings_mode_{settings.mode.value}", language)
 
 
-def describe_settings(settings: ChatSettings, language: str) -> tuple[Html, InlineKeyboardMarkup]:
+def describe_settings(
+    settings: ChatSettings, language: str, target: SettingsTarget | None = None
+) -> tuple[Html, InlineKeyboardMarkup]:
+    if target is not None and target.channel is not None:
+        heading = render("settings_heading_channel", language, channel=target.channel)
+        suffix = f":{target.chat_id}"
+        # Nobody writes in a channel, so its stories come in the default language until set.
+        chat_language = settings.language or DEFAULT_LANGUAGE
+    else:
+        heading, suffix = render("settings_heading", language), ""
+        chat_language = settings.language or language
     text = render(
         "settings_text",
         language,
+        heading=heading,
         mode=_mode_label(settings, language),
         quiet=_quiet_label(settings, language),
         timezone=settings.timezone,
         previews=plain("settings_on" if settings.link_previews else "settings_off", language),
         bursts=plain("settings_on" if settings.combine_bursts else "settings_off", language),
-        language_name=plain("language_name", settings.language or language),
+        language_name=plain("language_name", chat_language),
     )
 
     def button(label: str, data: str, selected: bool = False) -> InlineKeyboardButton:
-        return InlineKeyboardButton((SELECTED if selected else "") + label, callback_data=data)
+        return InlineKeyboardButton(
+            (SELECTED if selected else "") + label, callback_data=data + suffix
+        )
 
     rows = [
         [
@@ -107,7 +140,7 @@ def describe_settings(settings: ChatSettings, language: str) -> tuple[Html, Inli
             button(
                 plain("language_name", code),
                 f"cfg:lang:{code}",
-                (settings.language or language) == code,
+                chat_language == code,
             )
             for code in LANGUAGES
         ]
@@ -146,48 +179,97 @@ def apply_setting(settings: ChatSettings, field: str, value: str) -> ChatSetting
     return None
 
 
-async def settings_command(update: Update, context: TagwireContext) -> None:
+async def _target(
+    update: Update, context: TagwireContext, argument: str
+) -> tuple[SettingsTarget, str] | None:
+    """This chat, or the channel `@name` the argument starts with; and the rest of the
+    argument. None when the user was told they may not act there."""
     chat = update.effective_chat
     if chat is None:
+        return None
+    if not argument.startswith("@"):
+        return SettingsTarget(chat.id), argument
+    resolved = await resolve_target(update, context, argument, changing=True)
+    if resolved is None:
+        return None
+    return SettingsTarget(resolved.target.chat_id, resolved.channel), resolved.rest
+
+
+async def settings_command(update: Update, context: TagwireContext) -> None:
+    found = await _target(update, context, command_argument(update))
+    if found is None:
         return
+    target, _ = found
     language = await language_of(update, context)
-    text, keyboard = describe_settings(await context.chats.settings(chat.id), language)
+    settings = await context.chats.settings(target.chat_id)
+    text, keyboard = describe_settings(settings, language, target)
     await reply(update, text, reply_markup=keyboard)
+
+
+async def _button_target(
+    query: CallbackQuery, update: Update, context: TagwireContext, channel_id: str | None
+) -> SettingsTarget | None:
+    """The chat a settings button changes, if the user who tapped it may change it."""
+    language = await language_of(update, context)
+    chat = update.effective_chat
+    if channel_id is None:
+        if chat is None:
+            return None
+        if not await may_change_subscriptions(update, context):
+            await query.answer(plain("button_admins_only", language), show_alert=True)
+            return None
+        return SettingsTarget(chat.id)
+    known = await context.store.get_chat(int(channel_id))
+    label = (f"@{known.username}" if known.username else known.title) if known else None
+    label = label or channel_id
+    try:
+        # Asked again at every tap: the user may have stopped administering the channel.
+        channel = await channel_for(context, int(channel_id), update)
+    except ChannelRefused as refused:
+        # Telegram no longer tells the bot the channel's name; the one it had is clearer.
+        name = label if refused.channel == channel_id else refused.channel
+        await query.answer(plain(refused.key, language, channel=name), show_alert=True)
+        return None
+    return SettingsTarget(channel, label)
 
 
 async def settings_button(update: Update, context: TagwireContext) -> None:
     query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
+    if query is None:
         return
     language = await language_of(update, context)
     match = _SETTING.match(query.data if isinstance(query.data, str) else "")
-    current = await context.chats.settings(chat.id)
-    changed = apply_setting(current, match[1], match[2]) if match else None
+    if match is None:
+        await query.answer(plain("button_expired", language), show_alert=True)
+        return
+    target = await _button_target(query, update, context, match[3])
+    if target is None:
+        return
+    current = await context.chats.settings(target.chat_id)
+    changed = apply_setting(current, match[1], match[2])
     if changed is None:
         await query.answer(plain("button_expired", language), show_alert=True)
         return
-    if not await may_change_subscriptions(update, context):
-        await query.answer(plain("button_admins_only", language), show_alert=True)
-        return
-    await context.chats.save_settings(chat.id, changed)
+    await context.chats.save_settings(target.chat_id, changed)
+    # A chat's own language button changes the language of this very answer.
     language = await language_of(update, context)
     await query.answer(plain("settings_saved", language))
-    text, keyboard = describe_settings(changed, language)
+    text, keyboard = describe_settings(changed, language, target)
     await edit(query, text, reply_markup=keyboard)
 
 
 async def timezone_command(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    found = await _target(update, context, command_argument(update))
+    if found is None:
         return
+    target, argument = found
     language = await language_of(update, context)
-    argument = command_argument(update)
-    current = await context.chats.settings(chat.id)
+    current = await context.chats.settings(target.chat_id)
     if not argument:
-        await reply(update, render("timezone_usage", language, timezone=current.timezone))
+        text = render("timezone_usage", language, timezone=current.timezone)
+        await reply(update, _scoped(text, target, language))
         return
-    if not await may_change_subscriptions(update, context):
+    if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
         return
     try:
@@ -200,22 +282,24 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
             ),
         )
         return
-    await context.chats.save_settings(chat.id, replace(current, timezone=name))
+    await context.chats.save_settings(target.chat_id, replace(current, timezone=name))
     local = datetime.now(UTC).astimezone(zone(name)).strftime("%H:%M")
-    await reply(update, render("timezone_set", language, timezone=name, time=local))
+    text = render("timezone_set", language, timezone=name, time=local)
+    await reply(update, _scoped(text, target, language))
 
 
 async def quiet_command(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    found = await _target(update, context, command_argument(update))
+    if found is None:
         return
+    target, argument = found
     language = await language_of(update, context)
-    argument = command_argument(update)
-    current = await context.chats.settings(chat.id)
+    current = await context.chats.settings(target.chat_id)
     if not argument:
-        await reply(update, render("quiet_usage", language, quiet=_quiet_label(current, language)))
+        text = render("quiet_usage", language, quiet=_quiet_label(current, language))
+        await reply(update, _scoped(text, target, language))
         return
-    if not await may_change_subscriptions(update, context):
+    if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
         return
     try:
@@ -228,16 +312,11 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
         return
     start, end = hours if hours else (None, None)
     changed = replace(current, quiet_start=start, quiet_end=end)
-    await context.chats.save_settings(chat.id, changed)
+    await context.chats.save_settings(target.chat_id, changed)
     if hours is None:
-        await reply(update, render("quiet_off", language))
+        text = render("quiet_off", language)
     else:
-        await reply(
-            update,
-            render(
-                "quiet_set",
-                language,
-                quiet=_quiet_label(changed, language),
-                timezone=changed.timezone,
-            ),
+        text = render(
+            "quiet_set", language, quiet=_quiet_label(changed, language), timezone=changed.timezone
         )
+    await reply(update, _scoped(text, target, language))

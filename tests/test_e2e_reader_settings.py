@@ -292,3 +292,44 @@ async def test_forum_topics_follow_their_own_tags(
     assert {links(m)[0] for m in by_topic(5)} == JAPAN_URLS
     assert {links(m)[0] for m in by_topic(9)} == sanctions
     assert len(teasers(emulator, FORUM)) == len(JAPAN_URLS) + len(sanctions)
+
+
+async def test_channel_admin_changes_the_channels_settings_from_a_private_chat(
+    emulator: BotApiEmulator, bot: TagwireApplication
+) -> None:
+    emulator.add_user(ADMIN, first_name="Admin")
+    refused = await say(emulator, OTHER, OTHER, "/settings @japandaily")
+    assert "Only the administrators of @japandaily" in refused["text"]
+    panel = await say(emulator, ADMIN, ADMIN, "/settings @japandaily")
+    assert panel["text"].startswith("Settings of @japandaily")
+    assert all(data.endswith(f":{CHANNEL}") for _, data in buttons(panel))
+    russian = next(data for label, data in buttons(panel) if label == "Русский")
+    answer = await tap(emulator, ADMIN, ADMIN, panel, russian)
+    assert answer["text"] == "Saved"
+    await emulator.wait_for(
+        lambda: (
+            "✓ Русский"
+            in [label for label, _ in buttons(emulator.messages_in(ADMIN)[panel["message_id"]])]
+        )
+    )
+    moscow = await say(emulator, ADMIN, ADMIN, "/timezone @japandaily Europe/Moscow")
+    assert moscow["text"].startswith("Channel @japandaily:")
+    assert "Europe/Moscow" in moscow["text"]
+    quiet = await say(emulator, ADMIN, ADMIN, "/quiet @japandaily 23:00-07:00")
+    assert "23:00–07:00" in quiet["text"]
+    store = bot.bot_data.require().store
+    prefs = await store.chat_prefs([CHANNEL, ADMIN])
+    channel = prefs[CHANNEL].settings
+    assert (channel.language, channel.timezone) == ("ru", "Europe/Moscow")
+    assert (channel.quiet_start, channel.quiet_end) == (23 * 60, 7 * 60)
+    # The admin's own chat is untouched, and still answers in English.
+    assert prefs[ADMIN].settings.timezone == "UTC"
+    assert prefs[ADMIN].settings.quiet_start is None
+    assert "Settings of this chat" in (await say(emulator, ADMIN, ADMIN, "/settings"))["text"]
+    # A button tapped after the bot was removed from the channel changes nothing.
+    emulator.kick(CHANNEL)
+    english = next(data for _, data in buttons(panel) if data.startswith("cfg:lang:en:"))
+    stale = await tap(emulator, ADMIN, ADMIN, panel, english)
+    assert stale.get("show_alert") is True
+    assert "@japandaily" in stale["text"]
+    assert (await store.chat_prefs([CHANNEL]))[CHANNEL].settings.language == "ru"
