@@ -1,4 +1,5 @@
-"""/mute, /unmute and /muted: words whose stories this chat does not want."""
+"""/mute, /unmute and /muted: words whose stories this chat (or a channel the user administers:
+`/mute @channel Trump`) does not want."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.context import TagwireContext
 from bot.text import clean_text, cut_at_word
 from bot.texts import Html, bold, join_html, render
 from handlers.common import command_argument, language_of, may_change_subscriptions, reply
+from handlers.targets import chat_scope
 
 MAX_MUTED_WORDS = 50
 MAX_WORD_LENGTH = 64
@@ -36,26 +38,26 @@ def _listing(words: list[str], language: str) -> Html:
 
 
 async def mute(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    found = await chat_scope(update, context, command_argument(update))
+    if found is None:
         return
+    scope, argument = found
     language = await language_of(update, context)
-    argument = command_argument(update)
     if not argument:
         await reply(update, render("mute_usage", language, limit=MAX_MUTED_WORDS))
         return
-    if not await may_change_subscriptions(update, context):
+    if scope.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
         return
     words, rejected = parse_words(argument)
-    added = await context.store.mute(chat.id, words, MAX_MUTED_WORDS, time.time())
-    context.engine.forget_chat_settings(chat.id)
+    added = await context.store.mute(scope.chat_id, words, MAX_MUTED_WORDS, time.time())
+    context.engine.forget_chat_settings(scope.chat_id)
     lines: list[Html] = []
     if added:
         lines.append(render("muted_added", language, words=_listing(added, language)))
     already_or_over = [word for word in words if word not in added]
     if already_or_over:
-        muted_now = await _muted(context, chat.id)
+        muted_now = await _muted(context, scope.chat_id)
         already = [word for word in already_or_over if word in muted_now]
         over = [word for word in already_or_over if word not in muted_now]
         if already:
@@ -68,24 +70,24 @@ async def mute(update: Update, context: TagwireContext) -> None:
             )
     for raw in rejected:
         lines.append(render("mute_invalid", language, raw=raw, limit=MAX_WORD_LENGTH))
-    await reply(update, Html("\n\n".join(lines)))
+    await reply(update, scope.prefixed(Html("\n\n".join(lines)), language))
 
 
 async def unmute(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    found = await chat_scope(update, context, command_argument(update))
+    if found is None:
         return
+    scope, argument = found
     language = await language_of(update, context)
-    argument = command_argument(update)
     if not argument:
         await reply(update, render("unmute_usage", language))
         return
-    if not await may_change_subscriptions(update, context):
+    if scope.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
         return
     words, _ = parse_words(argument)
-    removed = await context.store.unmute(chat.id, words)
-    context.engine.forget_chat_settings(chat.id)
+    removed = await context.store.unmute(scope.chat_id, words)
+    context.engine.forget_chat_settings(scope.chat_id)
     lines: list[Html] = []
     if removed:
         lines.append(render("unmuted", language, words=_listing(removed, language)))
@@ -94,7 +96,7 @@ async def unmute(update: Update, context: TagwireContext) -> None:
         lines.append(render("not_muted", language, words=_listing(missing, language)))
     if not lines:
         lines.append(render("unmute_usage", language))
-    await reply(update, Html("\n\n".join(lines)))
+    await reply(update, scope.prefixed(Html("\n\n".join(lines)), language))
 
 
 async def _muted(context: TagwireContext, chat_id: int) -> list[str]:
@@ -103,21 +105,20 @@ async def _muted(context: TagwireContext, chat_id: int) -> list[str]:
 
 
 async def muted(update: Update, context: TagwireContext) -> None:
-    chat = update.effective_chat
-    if chat is None:
+    found = await chat_scope(update, context, command_argument(update))
+    if found is None:
         return
+    scope, _ = found
     language = await language_of(update, context)
-    words = await _muted(context, chat.id)
+    words = await _muted(context, scope.chat_id)
     if not words:
-        await reply(update, render("muted_none", language))
-        return
-    await reply(
-        update,
-        render(
+        text = render("muted_none", language)
+    else:
+        text = render(
             "muted_list",
             language,
             count=len(words),
             limit=MAX_MUTED_WORDS,
             words=_listing(words, language),
-        ),
-    )
+        )
+    await reply(update, scope.prefixed(text, language))

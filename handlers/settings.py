@@ -4,7 +4,7 @@ or, from a private chat, for a channel the user administers (`/settings @channel
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -20,7 +20,7 @@ from bot.schedule import (
 )
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
 from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
-from handlers.targets import ChannelRefused, channel_for, resolve_target
+from handlers.targets import ChannelRefused, ChatScope, channel_for, chat_scope
 from storage.models import ChatSettings, DeliveryMode
 
 SELECTED = "✓ "
@@ -30,21 +30,6 @@ QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
 _SETTING = re.compile(
     r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})(?::(-\d{1,19}))?$"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsTarget:
-    """The chat whose settings a command or button changes; `channel` is its label ("@name")
-    when it is a channel managed from a private chat."""
-
-    chat_id: int
-    channel: str | None = None
-
-
-def _scoped(text: Html, target: SettingsTarget, language: str) -> Html:
-    if target.channel is None:
-        return text
-    return Html(render("channel_scope", language, channel=target.channel) + "\n\n" + text)
 
 
 def _quiet_label(settings: ChatSettings, language: str) -> str:
@@ -60,7 +45,7 @@ def _mode_label(settings: ChatSettings, language: str) -> str:
 
 
 def describe_settings(
-    settings: ChatSettings, language: str, target: SettingsTarget | None = None
+    settings: ChatSettings, language: str, target: ChatScope | None = None
 ) -> tuple[Html, InlineKeyboardMarkup]:
     if target is not None and target.channel is not None:
         heading = render("settings_heading_channel", language, channel=target.channel)
@@ -179,24 +164,8 @@ def apply_setting(settings: ChatSettings, field: str, value: str) -> ChatSetting
     return None
 
 
-async def _target(
-    update: Update, context: TagwireContext, argument: str
-) -> tuple[SettingsTarget, str] | None:
-    """This chat, or the channel `@name` the argument starts with; and the rest of the
-    argument. None when the user was told they may not act there."""
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    if not argument.startswith("@"):
-        return SettingsTarget(chat.id), argument
-    resolved = await resolve_target(update, context, argument, changing=True)
-    if resolved is None:
-        return None
-    return SettingsTarget(resolved.target.chat_id, resolved.channel), resolved.rest
-
-
 async def settings_command(update: Update, context: TagwireContext) -> None:
-    found = await _target(update, context, command_argument(update))
+    found = await chat_scope(update, context, command_argument(update))
     if found is None:
         return
     target, _ = found
@@ -208,7 +177,7 @@ async def settings_command(update: Update, context: TagwireContext) -> None:
 
 async def _button_target(
     query: CallbackQuery, update: Update, context: TagwireContext, channel_id: str | None
-) -> SettingsTarget | None:
+) -> ChatScope | None:
     """The chat a settings button changes, if the user who tapped it may change it."""
     language = await language_of(update, context)
     chat = update.effective_chat
@@ -218,7 +187,7 @@ async def _button_target(
         if not await may_change_subscriptions(update, context):
             await query.answer(plain("button_admins_only", language), show_alert=True)
             return None
-        return SettingsTarget(chat.id)
+        return ChatScope(chat.id)
     known = await context.store.get_chat(int(channel_id))
     label = (f"@{known.username}" if known.username else known.title) if known else None
     label = label or channel_id
@@ -230,7 +199,7 @@ async def _button_target(
         name = label if refused.channel == channel_id else refused.channel
         await query.answer(plain(refused.key, language, channel=name), show_alert=True)
         return None
-    return SettingsTarget(channel, label)
+    return ChatScope(channel, label)
 
 
 async def settings_button(update: Update, context: TagwireContext) -> None:
@@ -259,7 +228,7 @@ async def settings_button(update: Update, context: TagwireContext) -> None:
 
 
 async def timezone_command(update: Update, context: TagwireContext) -> None:
-    found = await _target(update, context, command_argument(update))
+    found = await chat_scope(update, context, command_argument(update))
     if found is None:
         return
     target, argument = found
@@ -267,7 +236,7 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
     current = await context.chats.settings(target.chat_id)
     if not argument:
         text = render("timezone_usage", language, timezone=current.timezone)
-        await reply(update, _scoped(text, target, language))
+        await reply(update, target.prefixed(text, language))
         return
     if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
@@ -285,11 +254,11 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
     await context.chats.save_settings(target.chat_id, replace(current, timezone=name))
     local = datetime.now(UTC).astimezone(zone(name)).strftime("%H:%M")
     text = render("timezone_set", language, timezone=name, time=local)
-    await reply(update, _scoped(text, target, language))
+    await reply(update, target.prefixed(text, language))
 
 
 async def quiet_command(update: Update, context: TagwireContext) -> None:
-    found = await _target(update, context, command_argument(update))
+    found = await chat_scope(update, context, command_argument(update))
     if found is None:
         return
     target, argument = found
@@ -297,7 +266,7 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
     current = await context.chats.settings(target.chat_id)
     if not argument:
         text = render("quiet_usage", language, quiet=_quiet_label(current, language))
-        await reply(update, _scoped(text, target, language))
+        await reply(update, target.prefixed(text, language))
         return
     if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
@@ -319,4 +288,4 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
         text = render(
             "quiet_set", language, quiet=_quiet_label(changed, language), timezone=changed.timezone
         )
-    await reply(update, _scoped(text, target, language))
+    await reply(update, target.prefixed(text, language))

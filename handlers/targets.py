@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
 from bot.context import TagwireContext
-from bot.texts import render
+from bot.texts import Html, render
 from handlers.common import Target, language_of, may_change_subscriptions, reply, target_of
 
 _CHANNEL = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})(?:\s+|$)")
@@ -56,6 +56,37 @@ async def resolve_target(
         await reply(update, render("group_admins_only", language))
         return None
     return Resolved(target, argument)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatScope:
+    """The chat a per-chat command (settings, mutes) acts on: this one, or a channel the user
+    administers named first in the argument; `channel` is then its label ("@name")."""
+
+    chat_id: int
+    channel: str | None = None
+
+    def prefixed(self, text: Html, language: str) -> Html:
+        """`text`, under "Channel @name:" when it is about a channel."""
+        if self.channel is None:
+            return text
+        return Html(render("channel_scope", language, channel=self.channel) + "\n\n" + text)
+
+
+async def chat_scope(
+    update: Update, context: TagwireContext, argument: str
+) -> tuple[ChatScope, str] | None:
+    """This chat, or the channel `@name` the argument starts with; and the rest of the
+    argument. None when the user was told they may not act on that channel."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    if not argument.startswith("@"):
+        return ChatScope(chat.id), argument
+    resolved = await resolve_target(update, context, argument, changing=True)
+    if resolved is None:
+        return None
+    return ChatScope(resolved.target.chat_id, resolved.channel), resolved.rest
 
 
 async def channel_for(context: TagwireContext, channel: str | int, update: Update) -> int:

@@ -333,3 +333,24 @@ async def test_channel_admin_changes_the_channels_settings_from_a_private_chat(
     assert stale.get("show_alert") is True
     assert "@japandaily" in stale["text"]
     assert (await store.chat_prefs([CHANNEL]))[CHANNEL].settings.language == "ru"
+
+
+async def test_channel_admin_mutes_words_for_the_channel(
+    emulator: BotApiEmulator, bot: TagwireApplication
+) -> None:
+    emulator.add_user(ADMIN, first_name="Admin")
+    refused = await say(emulator, OTHER, OTHER, "/mute @japandaily Trump")
+    assert "Only the administrators of @japandaily" in refused["text"]
+    muted = await say(emulator, ADMIN, ADMIN, "/mute @japandaily Trump, Osaka")
+    assert muted["text"].startswith("Channel @japandaily:")
+    listing = await say(emulator, ADMIN, ADMIN, "/muted @japandaily")
+    assert "trump" in listing["text"]
+    assert "osaka" in listing["text"]
+    unmuted = await say(emulator, ADMIN, ADMIN, "/unmute @japandaily osaka")
+    assert unmuted["text"].startswith("Channel @japandaily:")
+    store = bot.bot_data.require().store
+    prefs = await store.chat_prefs([CHANNEL, ADMIN])
+    assert prefs[CHANNEL].muted == ("trump",)
+    assert prefs[ADMIN].muted == ()
+    own = await say(emulator, ADMIN, ADMIN, "/muted")
+    assert "Channel" not in own["text"]
