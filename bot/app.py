@@ -182,13 +182,20 @@ def _polling_failed(error: TelegramError) -> None:
 
 
 async def _initialize(application: TagwireApplication, stop: asyncio.Event) -> bool:
-    """Connect to Telegram, waiting out an outage; False when asked to stop meanwhile."""
+    """Connect to Telegram, waiting out an outage; False when asked to stop meanwhile.
+    Unless it connects, it closes the HTTP sessions its attempts opened, which
+    application.shutdown() would skip as never initialized."""
+    started = False
     try:
-        return await until_telegram_answers(application.initialize, stop, doing="starting")
+        started = await until_telegram_answers(application.initialize, stop, doing="starting")
     except InvalidToken:
         raise StartupError(
             "TAGWIRE_BOT_TOKEN was rejected by Telegram: check it with @BotFather"
         ) from None
+    finally:
+        if not started:
+            await application.bot.shutdown()
+    return started
 
 
 async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
@@ -199,15 +206,7 @@ async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
     server (API, health, metrics, webhook) runs in this loop when configured. Shutdown order:
     HTTP server, updater, application, post_stop, shutdown, post_shutdown. A webhook stays
     registered, so Telegram keeps the updates for the next start."""
-    started = False
-    try:
-        started = await _initialize(application, stop)
-    finally:
-        if not started:
-            # Stopped or refused before Telegram ever answered: close the HTTP sessions the
-            # attempts opened (application.shutdown() skips an application never initialized).
-            await application.bot.shutdown()
-    if not started:
+    if not await _initialize(application, stop):
         return
     http: HttpService | None = None
     try:

@@ -8,11 +8,11 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
-from bot.texts import Html, plain, render
+from bot.texts import plain, render
 from handlers.common import edit, language_of, reply
 from handlers.follow import PICKER_SIZE, POPULAR_WINDOW
 from handlers.keyboards import toggle_keyboard
-from handlers.targets import ChannelRefused, channel_for
+from handlers.targets import ChannelRefused, channel_for, chat_label, under_channel
 
 MAX_CHANNELS = 20
 _PICK = re.compile(r"^ch:(-[1-9][0-9]{0,17})$")
@@ -34,9 +34,7 @@ async def channels(update: Update, context: TagwireContext) -> None:
         [
             [
                 InlineKeyboardButton(
-                    f"@{channel.username}"
-                    if channel.username
-                    else (channel.title or str(channel.id)),
+                    chat_label(channel.username, channel.title, str(channel.id)),
                     callback_data=f"ch:{channel.id}",
                 )
             ]
@@ -72,10 +70,6 @@ async def channel_picked(update: Update, context: TagwireContext) -> None:
         for item in popular
         if item.tag.id not in {t.id for t in followed}
     ]
-    text = Html(
-        render("channel_scope", language, channel=label)
-        + "\n\n"
-        + render("channel_manage", language, channel=label)
-    )
+    text = under_channel(render("channel_manage", language, channel=label), label, language)
     keyboard = toggle_keyboard(shown, {tag.id for tag in followed}, channel_id=channel_id)
     await edit(query, text, reply_markup=keyboard)

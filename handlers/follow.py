@@ -13,7 +13,7 @@ from bot.text import MESSAGE_LIMIT, cut_at_word, strip_html, utf16_len
 from bot.texts import Html, bold, join_html, plain, render
 from handlers.common import Target, command_argument, language_of, reply
 from handlers.keyboards import Action, suggestion_keyboard, toggle_keyboard, unfollow_keyboard
-from handlers.targets import resolve_target
+from handlers.targets import resolve_target, under_channel
 from storage.models import Tag
 
 PICKER_SIZE = 12
@@ -121,9 +121,7 @@ async def show_picker(
         followed,
         channel_id=target.chat_id if channel else None,
     )
-    text = render("follow_pick", language)
-    if channel:
-        text = Html(render("channel_scope", language, channel=channel) + "\n\n" + text)
+    text = under_channel(render("follow_pick", language), channel, language)
     await reply(update, text, reply_markup=keyboard)
 
 
@@ -164,14 +162,13 @@ async def unfollow(update: Update, context: TagwireContext) -> None:
 def describe_following(
     tags: list[Tag], language: str, channel: str | None = None, channel_id: int | None = None
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    heading = render("channel_scope", language, channel=channel) + "\n\n" if channel else ""
     if not tags:
-        return Html(heading + render("following_none", language)), None
+        return under_channel(render("following_none", language), channel, language), None
     listing = join_html(
         [Html(f"• {bold(tag.name)}") for tag in tags], "\n", budget=3000, language=language
     )
-    text = Html(heading + render("following_list", language, count=len(tags), tags=listing))
-    return text, unfollow_keyboard(tags, channel_id=channel_id)
+    text = render("following_list", language, count=len(tags), tags=listing)
+    return under_channel(text, channel, language), unfollow_keyboard(tags, channel_id=channel_id)
 
 
 async def following(update: Update, context: TagwireContext) -> None:

@@ -12,7 +12,7 @@ from bot.context import TagwireContext
 from bot.text import clean_text, cut_at_word
 from bot.texts import Html, bold, join_html, render
 from handlers.common import command_argument, language_of, may_change_subscriptions, reply
-from handlers.targets import chat_scope
+from handlers.targets import chat_scope, under_channel
 
 MAX_MUTED_WORDS = 50
 MAX_WORD_LENGTH = 64
@@ -70,7 +70,7 @@ async def mute(update: Update, context: TagwireContext) -> None:
             )
     for raw in rejected:
         lines.append(render("mute_invalid", language, raw=raw, limit=MAX_WORD_LENGTH))
-    await reply(update, scope.prefixed(Html("\n\n".join(lines)), language))
+    await reply(update, under_channel(Html("\n\n".join(lines)), scope.channel, language))
 
 
 async def unmute(update: Update, context: TagwireContext) -> None:
@@ -96,7 +96,7 @@ async def unmute(update: Update, context: TagwireContext) -> None:
         lines.append(render("not_muted", language, words=_listing(missing, language)))
     if not lines:
         lines.append(render("unmute_usage", language))
-    await reply(update, scope.prefixed(Html("\n\n".join(lines)), language))
+    await reply(update, under_channel(Html("\n\n".join(lines)), scope.channel, language))
 
 
 async def _muted(context: TagwireContext, chat_id: int) -> list[str]:
@@ -121,4 +121,4 @@ async def muted(update: Update, context: TagwireContext) -> None:
             limit=MAX_MUTED_WORDS,
             words=_listing(words, language),
         )
-    await reply(update, scope.prefixed(text, language))
+    await reply(update, under_channel(text, scope.channel, language))

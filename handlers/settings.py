@@ -20,7 +20,14 @@ from bot.schedule import (
 )
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
 from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
-from handlers.targets import ChannelRefused, ChatScope, channel_for, chat_scope
+from handlers.targets import (
+    ChannelRefused,
+    ChatScope,
+    channel_for,
+    chat_label,
+    chat_scope,
+    under_channel,
+)
 from storage.models import ChatSettings, DeliveryMode
 
 SELECTED = "✓ "
@@ -189,8 +196,7 @@ async def _button_target(
             return None
         return ChatScope(chat.id)
     known = await context.store.get_chat(int(channel_id))
-    label = (f"@{known.username}" if known.username else known.title) if known else None
-    label = label or channel_id
+    label = chat_label(known.username, known.title, channel_id) if known else channel_id
     try:
         # Asked again at every tap: the user may have stopped administering the channel.
         channel = await channel_for(context, int(channel_id), update)
@@ -236,7 +242,7 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
     current = await context.chats.settings(target.chat_id)
     if not argument:
         text = render("timezone_usage", language, timezone=current.timezone)
-        await reply(update, target.prefixed(text, language))
+        await reply(update, under_channel(text, target.channel, language))
         return
     if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
@@ -254,7 +260,7 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
     await context.chats.save_settings(target.chat_id, replace(current, timezone=name))
     local = datetime.now(UTC).astimezone(zone(name)).strftime("%H:%M")
     text = render("timezone_set", language, timezone=name, time=local)
-    await reply(update, target.prefixed(text, language))
+    await reply(update, under_channel(text, target.channel, language))
 
 
 async def quiet_command(update: Update, context: TagwireContext) -> None:
@@ -266,7 +272,7 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
     current = await context.chats.settings(target.chat_id)
     if not argument:
         text = render("quiet_usage", language, quiet=_quiet_label(current, language))
-        await reply(update, target.prefixed(text, language))
+        await reply(update, under_channel(text, target.channel, language))
         return
     if target.channel is None and not await may_change_subscriptions(update, context):
         await reply(update, render("group_admins_only", language))
@@ -288,4 +294,4 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
         text = render(
             "quiet_set", language, quiet=_quiet_label(changed, language), timezone=changed.timezone
         )
-    await reply(update, target.prefixed(text, language))
+    await reply(update, under_channel(text, target.channel, language))

@@ -58,6 +58,18 @@ async def resolve_target(
     return Resolved(target, argument)
 
 
+def chat_label(username: str | None, title: str | None, fallback: str) -> str:
+    """How a channel is named to users: its @name, else its title."""
+    return f"@{username}" if username else (title or fallback)
+
+
+def under_channel(text: Html, channel: str | None, language: str) -> Html:
+    """`text` under "Channel @name:" when it is about a channel (`channel` its label)."""
+    if not channel:
+        return text
+    return Html(render("channel_scope", language, channel=channel) + "\n\n" + text)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatScope:
     """The chat a per-chat command (settings, mutes) acts on: this one, or a channel the user
@@ -65,12 +77,6 @@ class ChatScope:
 
     chat_id: int
     channel: str | None = None
-
-    def prefixed(self, text: Html, language: str) -> Html:
-        """`text`, under "Channel @name:" when it is about a channel."""
-        if self.channel is None:
-            return text
-        return Html(render("channel_scope", language, channel=self.channel) + "\n\n" + text)
 
 
 async def chat_scope(
@@ -101,7 +107,7 @@ async def channel_for(context: TagwireContext, channel: str | int, update: Updat
         raise ChannelRefused("channel_not_found", label) from None
     if chat.type != ChatType.CHANNEL:
         raise ChannelRefused("channel_not_channel", label)
-    label = f"@{chat.username}" if chat.username else (chat.title or label)
+    label = chat_label(chat.username, chat.title, label)
     try:
         member = await context.bot.get_chat_member(chat.id, user.id)
         me = await context.bot.get_chat_member(chat.id, context.bot.id)

@@ -204,13 +204,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
 
     async def _read_one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
         # Every caller asks for one row (by key, an aggregate, LIMIT 1), so fetching all is one.
-        try:
-            rows = await self._reader.execute_fetchall(sql, params)
-            return next(iter(rows), None)
-        except sqlite3.Error as exc:
-            if _unavailable(exc):
-                raise StorageUnavailable(f"the database cannot be read: {exc}") from exc
-            raise
+        rows = await self._read_all(sql, params)
+        return rows[0] if rows else None
 
     async def ping(self) -> bool:
         try:
