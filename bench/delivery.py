@@ -27,7 +27,7 @@ from bench.common import Row, at_least, at_most, exactly, info, median, parser, 
 from bench.generate import ensure_database
 from bench.outbox import Outbox, make_outbox, reset, tag_near, working_copy
 from bench.procs import StandIn, run_json
-from bot.delivery import DeliveryConfig
+from bot.delivery.engine import DeliveryConfig
 
 RATE_LIMIT = 25.0
 UNCAPPED = 1_000_000.0

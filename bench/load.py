@@ -111,7 +111,7 @@ async def seed(database: Path, users: Sequence[int], followers: Sequence[int]) -
             {"url": f"https://bench.example.com/{n}", "title": f"Story {n}", "tags": ["Japan"]}
             for n in range(1, 21)
         ]
-        from bot.ingest import Ingestor, records_of
+        from bot.intake.ingest import Ingestor, records_of
 
         await Ingestor(store).ingest(records_of(stories), notify=False)
     finally:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.generate import Database, Vocabulary
-from bot.formatting import render_teaser
 from bot.tags import tag_key
+from bot.texts.formatting import render_teaser
 from storage.models import NewArticle
 from storage.sqlite import SqliteStore
 

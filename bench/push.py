@@ -22,8 +22,8 @@ from pathlib import Path
 from bench.common import ROOT, Row, at_least, info, median, parser, report
 from bench.generate import ensure_database, story_records
 from bench.outbox import working_copy
-from bot.articles import validate_article
-from bot.ingest import BATCH_SIZE, read_records
+from bot.intake.ingest import BATCH_SIZE, read_records
+from bot.intake.validation import validate_article
 from storage.models import NewArticle
 from storage.sqlite import SqliteStore
 
@@ -124,7 +124,7 @@ def main() -> None:
         ),
         info("of which starting the command (an empty push)", startup, "s"),
         info("reading JSON Lines", per_story(reading), "µs/story"),
-        info("validating (bot.articles)", per_story(validating), "µs/story"),
+        info("validating (bot.intake.validation)", per_story(validating), "µs/story"),
         info("storing, with the full-text index", per_story(storing), "µs/story"),
         info("storing, full-text trigger dropped", per_story(storing_without_index), "µs/story"),
         info(

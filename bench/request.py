@@ -19,8 +19,8 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bench.common import TOKEN, Row, info, median, parser, report
 from bench.procs import StandIn
-from bot.request import AiohttpRequest
-from bot.sender import PtbSender
+from bot.delivery.request import AiohttpRequest
+from bot.delivery.sender import PtbSender
 
 TEXT = (
     "<b>Karirimo tana seluvi dope ra</b>\n\nTomiko shian elorun isba defugo haje kilo mane "

@@ -17,9 +17,13 @@ from telegram.request import BaseRequest
 
 from bot.chats import ChatRegistry
 from bot.context import BotState, Services, TagwireApplication, TagwireContext
-from bot.delivery import DeliveryConfig, DeliveryEngine
+from bot.delivery.engine import DeliveryConfig, DeliveryEngine
+from bot.delivery.ratelimit import ReplyAccounting, SendBudget
+from bot.delivery.request import AiohttpRequest
+from bot.delivery.retry import until_telegram_answers
+from bot.delivery.sender import PtbSender
 from bot.following import FollowingService
-from bot.ingest import Ingestor
+from bot.intake.ingest import Ingestor
 from bot.operators import (
     HttpService,
     OperatorStartError,
@@ -27,15 +31,11 @@ from bot.operators import (
     open_operators,
     start_http,
 )
-from bot.ratelimit import ReplyAccounting, SendBudget
-from bot.request import AiohttpRequest
-from bot.retry import until_telegram_answers
-from bot.sender import PtbSender
 from bot.settings import Settings
-from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
+from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES
 from bot.throttle import CommandThrottle
 from bot.updates import PerChatUpdateProcessor
-from bot.webhook import WebhookError, register_webhook
+from bot.web.webhook import WebhookError, register_webhook
 from handlers import bot_commands, register_handlers
 from storage import open_store
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
+from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES
 from storage.base import Store
 from storage.models import ChatSettings
 

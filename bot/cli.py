@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from bot.feeds_cli import add_feeds_parser, run_feeds_command
+from bot.intake.feeds_cli import add_feeds_parser, run_feeds_command
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import StorageUnavailable
@@ -184,7 +184,7 @@ def _push(settings: Settings, file: str, *, notify: bool) -> int:
 
 
 async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> int:
-    from bot.ingest import BATCH_SIZE, Ingestor, IngestStopped, read_records
+    from bot.intake.ingest import BATCH_SIZE, Ingestor, IngestStopped, read_records
     from storage import open_store
 
     store = await open_store(settings.database)

@@ -10,12 +10,12 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.chats import ChatRegistry
-from bot.delivery import DeliveryEngine
-from bot.feeds import FeedPoller
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.ratelimit import SendBudget
 from bot.following import FollowingService
-from bot.ingest import Ingestor
+from bot.intake.feeds import FeedPoller
+from bot.intake.ingest import Ingestor
 from bot.metrics import Metrics
-from bot.ratelimit import SendBudget
 from bot.settings import Settings
 from bot.throttle import CommandThrottle
 from storage.base import Store

@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from bot.embedded_server import LocalServer, Signal
+from bot.web.server import LocalServer, Signal
 
 __all__ = [
     "ApiCall",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import InvalidTag, UnknownTag
 from bot.tags import TagName, parse_tag, split_tag_list
-from bot.text import clean_text
+from bot.texts.plain import clean_text
 from storage.base import Store
 from storage.models import FollowOutcome, FollowResult, Tag
 

@@ -18,8 +18,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.ingest import IngestReport
-from bot.sender import Failure, FailureKind
+from bot.delivery.sender import Failure, FailureKind
+from bot.intake.ingest import IngestReport
 from storage.models import OutboxFigures, PendingDelivery
 
 INGEST_SOURCES = ("cli", "api", "feed", "telegram")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from telegram import BotCommand
 
-from bot.api import OperatorApi
 from bot.context import TagwireApplication, TagwireContext
-from bot.embedded_server import LocalServer
-from bot.feeds import FeedPoller
-from bot.texts import DEFAULT_LANGUAGE, LANGUAGES
-from bot.webhook import WebhookConfig, WebhookError, resolve_webhook
+from bot.intake.feeds import FeedPoller
+from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES
+from bot.web.api import OperatorApi
+from bot.web.server import LocalServer
+from bot.web.webhook import WebhookConfig, WebhookError, resolve_webhook
 from handlers import bot_commands
 from handlers.admin import register_admin_menu
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import clean_text
+from bot.texts.plain import clean_text
 from storage.base import InvalidSearch
 
 MAX_QUERY_LENGTH = 200

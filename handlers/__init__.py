@@ -1,4 +1,9 @@
-"""Telegram commands and callbacks; `register_handlers` wires them all."""
+"""Telegram commands and callbacks; `register_handlers` wires them all.
+
+Handlers parse, call a service or the store, and reply: no SQL here, no module-level state.
+May import: `bot.context` and every layer below it (services, `texts`, `delivery.sender`,
+`storage`). Never: `bot.web`, `bot.app`, `bot.operators`, `bot.cli`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot.context import TagwireApplication
-from bot.texts import DEFAULT_LANGUAGE, plain
+from bot.texts.replies import DEFAULT_LANGUAGE, plain
 from handlers import (
     admin,
     buttons,

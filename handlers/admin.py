@@ -17,12 +17,12 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ExtBot, filters
 
 from bot.context import TagwireApplication, TagwireContext
-from bot.feeds import display_url
-from bot.formatting import render_teaser
-from bot.ingest import records_of
+from bot.intake.feeds import display_url
+from bot.intake.ingest import records_of
 from bot.tags import split_tag_list
-from bot.text import MESSAGE_LIMIT, utf16_len
-from bot.texts import Html, plain, render
+from bot.texts.formatting import render_teaser
+from bot.texts.plain import MESSAGE_LIMIT, utf16_len
+from bot.texts.replies import Html, plain, render
 from handlers.common import command_argument, language_of, reply
 
 logger = logging.getLogger(__name__)

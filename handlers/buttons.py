@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import TagwireContext
-from bot.texts import plain
+from bot.texts.replies import plain
 from handlers.common import (
     Target,
     edit,

@@ -8,7 +8,7 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
-from bot.texts import plain, render
+from bot.texts.replies import plain, render
 from handlers.common import edit, language_of, reply
 from handlers.follow import PICKER_SIZE, POPULAR_WINDOW
 from handlers.keyboards import toggle_keyboard

@@ -10,7 +10,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import TagwireContext
-from bot.texts import plain, render
+from bot.texts.replies import plain, render
 from handlers.common import language_of, reply
 from handlers.errors import tell_storage_unavailable
 from storage.base import StorageUnavailable

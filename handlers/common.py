@@ -17,7 +17,7 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import TagwireContext
-from bot.sender import post_message
+from bot.delivery.sender import post_message
 
 logger = logging.getLogger(__name__)
 

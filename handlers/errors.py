@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import TagwireContext
-from bot.texts import DEFAULT_LANGUAGE, plain, render
+from bot.texts.replies import DEFAULT_LANGUAGE, plain, render
 from handlers.common import language_of, reply
 from storage.base import StorageUnavailable
 

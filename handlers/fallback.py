@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.context import TagwireContext
-from bot.texts import render
+from bot.texts.replies import render
 from handlers.common import language_of, reply
 
 

@@ -9,8 +9,8 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.context import TagwireContext
 from bot.following import FollowReport, InvalidEntry
 from bot.tags import deep_link_payload
-from bot.text import MESSAGE_LIMIT, cut_at_word, strip_html, utf16_len
-from bot.texts import Html, bold, join_html, plain, render
+from bot.texts.plain import MESSAGE_LIMIT, cut_at_word, strip_html, utf16_len
+from bot.texts.replies import Html, bold, join_html, plain, render
 from handlers.common import Target, command_argument, language_of, reply
 from handlers.keyboards import Action, suggestion_keyboard, toggle_keyboard, unfollow_keyboard
 from handlers.targets import resolve_target, under_channel

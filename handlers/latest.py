@@ -8,8 +8,8 @@ from telegram import Update
 
 from bot.context import TagwireContext
 from bot.errors import InvalidTag, UnknownTag
-from bot.formatting import render_article_list
-from bot.texts import Html, bold, join_html, plain, render
+from bot.texts.formatting import render_article_list
+from bot.texts.replies import Html, bold, join_html, plain, render
 from handlers.common import Target, command_argument, language_of, reply, target_of
 from handlers.keyboards import Action, suggestion_keyboard
 from storage.models import Tag

@@ -9,8 +9,8 @@ import unicodedata
 from telegram import Update
 
 from bot.context import TagwireContext
-from bot.text import clean_text, cut_at_word
-from bot.texts import Html, bold, join_html, render
+from bot.texts.plain import clean_text, cut_at_word
+from bot.texts.replies import Html, bold, join_html, render
 from handlers.common import command_argument, language_of, may_change_subscriptions, reply
 from handlers.targets import chat_scope, under_channel
 

@@ -8,10 +8,10 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
-from bot.formatting import render_article_list
 from bot.search import to_full_text_query
-from bot.text import cut_at_word
-from bot.texts import plain, render
+from bot.texts.formatting import render_article_list
+from bot.texts.plain import cut_at_word
+from bot.texts.replies import plain, render
 from handlers.common import command_argument, edit, language_of, reply
 from storage.base import InvalidSearch
 

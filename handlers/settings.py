@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
-from bot.schedule import (
+from bot.delivery.schedule import (
     MINUTES_A_DAY,
     ScheduleError,
     format_minutes,
@@ -18,7 +18,7 @@ from bot.schedule import (
     parse_timezone,
     zone,
 )
-from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
+from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
 from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
 from handlers.targets import (
     ChannelRefused,

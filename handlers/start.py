@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot.context import TagwireContext
 from bot.tags import tag_from_deep_link
-from bot.texts import Html, render
+from bot.texts.replies import Html, render
 from handlers.common import command_argument, language_of, may_change_subscriptions, reply
 from handlers.follow import describe_follow
 

@@ -7,7 +7,7 @@ import time
 from telegram import Update
 
 from bot.context import TagwireContext
-from bot.texts import Html, bold, render
+from bot.texts.replies import Html, bold, render
 from handlers.common import language_of, reply
 from handlers.keyboards import toggle_keyboard
 

@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
 from bot.context import TagwireContext
-from bot.texts import Html, render
+from bot.texts.replies import Html, render
 from handlers.common import Target, language_of, may_change_subscriptions, reply, target_of
 
 _CHANNEL = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})(?:\s+|$)")

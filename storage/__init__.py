@@ -1,4 +1,7 @@
-"""All SQL lives here, behind the `Store` interface the rest of tagwire uses."""
+"""All SQL lives here, behind the `Store` interface the rest of tagwire uses.
+
+May import: nothing of `bot` or `handlers` (checked by `lint-imports`).
+"""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ async def add_chat(
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
-    from tests.harness import TOKEN
+    from tests.support.harness import TOKEN
 
     async with BotApiEmulator(token=TOKEN) as api:
         yield api

@@ -15,14 +15,14 @@ from pydantic import SecretStr
 
 from bot.app import build_application, serve
 from bot.context import TagwireApplication
-from bot.embedded_server import LocalServer
 from bot.emulator import BotApiEmulator
-from bot.ingest import Ingestor, IngestReport, read_records
+from bot.intake.ingest import Ingestor, IngestReport, read_records
 from bot.logs import configure_logging
 from bot.sandbox.cast import Cast, default_cast
 from bot.sandbox.feed import Feed
 from bot.sandbox.server import create_app
 from bot.settings import Settings
+from bot.web.server import LocalServer
 from storage import open_store
 
 # Well-formed, so the bot starts exactly as with a real one; only the emulator ever sees it.

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.emulator import MAX_CALLBACK_DATA_BYTES, MAX_TEXT_LENGTH, BotApiEmulator
-from bot.ingest import Ingestor, RecordResult, records_of
+from bot.intake.ingest import Ingestor, RecordResult, records_of
 from bot.sandbox.cast import Cast, SandboxChat
 from bot.sandbox.feed import Feed, PageEvent
 from storage.models import IngestStatus

@@ -1,0 +1,317 @@
+"""Every reply's wording, in one table; values put into a template are always escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.texts.plain import escape, utf16_len
+from bot.texts.russian import RUSSIAN
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "ru")
+
+
+class Html(str):
+    """Telegram HTML that is already safe: a template inserts it as it is."""
+
+    __slots__ = ()
+
+
+def bold(text: str) -> Html:
+    return Html(f"<b>{escape(text)}</b>")
+
+
+def join_html(
+    parts: list[Html], separator: str = ", ", budget: int = 1500, language: str = DEFAULT_LANGUAGE
+) -> Html:
+    """`parts` joined, as many as fit in `budget` UTF-16 units, then "+N more"."""
+    shown: list[str] = []
+    used = 0
+    for index, part in enumerate(parts):
+        cost = utf16_len(part) + len(separator)
+        if shown and used + cost > budget:
+            shown.append(render("more_count", language, count=len(parts) - index))
+            break
+        shown.append(part)
+        used += cost
+    return Html(escape(separator).join(shown))
+
+
+ENGLISH: Mapping[str, str] = {
+    "start": (
+        "<b>Welcome to tagwire!</b> I send you a story the moment it is published "
+        "with a tag you follow.\n\n"
+        "1. /follow Japan — follow a tag (several: /follow Japan, Russia)\n"
+        "2. /latest Japan — the newest stories of a tag\n"
+        "3. /tags — the most active tags, /help — every command"
+    ),
+    "help": (
+        "<b>What I can do</b>\n\n"
+        "/follow <i>tag</i> — follow tags, e.g. <code>/follow Japan, Kuril Islands</code>; "
+        "without a tag: popular tags to tap\n"
+        "/unfollow <i>tag</i> — stop following, e.g. <code>/unfollow Japan</code>, "
+        "<code>/unfollow all</code>; without a tag: your tags to tap\n"
+        "/following — the tags you follow\n"
+        "/latest <i>tag</i> <i>n</i> — the n newest stories (1–20, 5 by default), "
+        "e.g. <code>/latest Japan 10</code>; without a tag: across your tags\n"
+        "/tags — the most active tags of the last 30 days\n"
+        "/search <i>words</i> — search titles and teasers, e.g. "
+        '<code>/search "peace treaty" Kuril</code>\n'
+        "/settings — instant or digest delivery, quiet hours, link previews, language\n"
+        "/timezone <i>zone</i> — e.g. <code>/timezone Europe/Moscow</code> or "
+        "<code>/timezone +3</code>\n"
+        "/quiet <i>hours</i> — e.g. <code>/quiet 23:00-07:00</code>, <code>/quiet off</code>\n"
+        "/mute <i>word</i> — skip stories with a word, e.g. <code>/mute Trump</code>; "
+        "/unmute <i>word</i>, /muted\n"
+        "/channels — channels you and I administer; "
+        "<code>/follow @yourchannel Japan</code> follows a tag there, "
+        "<code>/settings @yourchannel</code> sets how it gets them (also /timezone, /quiet, "
+        "/mute @yourchannel …)\n"
+        "/help — this message\n\n"
+        "Tags ignore case and a leading #: japan, Japan and #Japan are one tag. "
+        "In a group, only its admins can change what it follows; in a forum, each topic "
+        "follows its own tags."
+    ),
+    "start_link_invalid": "That link does not name a tag I can follow.",
+    "followed": "✅ Now following {tags}. New stories arrive here as they are published.",
+    "already_following": "You already follow {tags}.",
+    "new_tag": "🆕 No story is tagged {tag} yet: you will get the first one.",
+    "did_you_mean": "Did you mean {tags}?",
+    "tag_limit": (
+        "⚠️ A chat can follow at most {limit} tags; not followed: {tags}. /unfollow some first."
+    ),
+    "invalid_tag": "⚠️ “{raw}” is not a tag: {reason}.",
+    "share_link": "Share: {link}",
+    "follow_pick": (
+        "Tap a tag to follow it, or send <code>/follow Japan</code> with any tag "
+        "(several: <code>/follow Japan, Russia</code>)."
+    ),
+    "follow_pick_empty": (
+        "No stories yet. Send <code>/follow Japan</code> to follow a tag: "
+        "you will get its first story."
+    ),
+    "unfollowed": "Stopped following {tags}.",
+    "unfollowed_all": "Stopped following every tag ({count}).",
+    "not_following": "You do not follow {tags}.",
+    "unfollow_pick": "Tap a tag to stop following it:",
+    "following_none": (
+        "You do not follow any tags yet. Try <code>/follow Japan</code> or see /tags."
+    ),
+    "following_list": "<b>Tags you follow ({count}):</b>\n{tags}\n\nTap one to unfollow it.",
+    "latest_heading": "Latest in {tag}",
+    "latest_heading_chat": "Latest in your tags",
+    "latest_none_tag": "No stories tagged {tag} yet. You can /follow it to get the first one.",
+    "latest_none_chat": ("No stories in your tags yet. Try <code>/latest Japan</code> or /tags."),
+    "latest_no_tags": (
+        "You do not follow any tags yet, so there is nothing of yours to show. "
+        "Try <code>/latest Japan</code> or <code>/follow Japan</code>."
+    ),
+    "latest_bad_count": (
+        "⚠️ “{raw}” is not a number of stories I can show: use 1 to {max}, "
+        "e.g. <code>/latest Japan 10</code>."
+    ),
+    "latest_more": "…and {n} more that do not fit in one message.",
+    "unknown_tag": "I know no tag “{raw}”.",
+    "unknown_tag_no_suggestions": (
+        "I know no tag “{raw}”. /tags lists the active ones; you can also /follow it "
+        "to get its first story."
+    ),
+    "tags_heading": "<b>Most active tags</b>",
+    "tags_line": (
+        "{number}. {tag} — stories: {total} (30 days: {recent}) · followers: {followers}"
+    ),
+    "tags_none": "No stories yet. An operator can push some with <code>tagwire push</code>.",
+    "tags_footer": "Tap a tag to follow it; ✓ marks the ones you follow.",
+    "group_admins_only": "Only this group's admins can change what it follows.",
+    "unknown_command": "I do not know {command}. /help lists what I can do.",
+    "plain_text": ("I understand commands. Try <code>/follow Japan</code> or /help for the list."),
+    "button_expired": "This button no longer works. Send /following or /tags again.",
+    "button_followed": "Following {tag}",
+    "button_unfollowed": "Stopped following {tag}",
+    "button_already": "You already follow {tag}",
+    "button_not_following": "You do not follow {tag}",
+    "button_limit": "A chat can follow at most {limit} tags",
+    "button_admins_only": "Only this group's admins can change what it follows",
+    "internal_error": (
+        "Sorry, something went wrong on my side. It has been logged; please try again."
+    ),
+    "storage_unavailable": (
+        "Sorry, I cannot save anything just now: my storage is full or busy. Nothing was "
+        "changed; please try again in a few minutes."
+    ),
+    "read_more": "Read more",
+    "burst_heading": "{count} new stories",
+    "digest_heading_hourly": "Your hourly digest: {count} stories",
+    "digest_heading_daily": "Your daily digest: {count} stories",
+    "digest_heading_quiet": "While it was quiet: {count} stories",
+    "command_start": "Welcome and how to use tagwire",
+    "command_help": "Every command with an example",
+    "command_follow": "Follow tags: /follow Japan, Russia",
+    "command_unfollow": "Stop following tags: /unfollow Japan",
+    "command_following": "The tags you follow",
+    "command_latest": "Newest stories: /latest Japan 10",
+    "command_tags": "The most active tags",
+    "command_post": "Publish a story: /post URL Title #Tag",
+    "command_stats": "Chats, stories and deliveries in numbers",
+    "command_feeds": "The feeds and how their last polls went",
+    "admin_post_usage": (
+        "Publish a story on one line:\n"
+        "<code>/post https://example.com/story Title of the story #Japan #Kuril_Islands</code>\n"
+        "or on several: the URL, the title, a teaser (optional), the tags last:\n"
+        "<code>/post https://example.com/story\nTitle of the story\nA short teaser.\n"
+        "Japan, Kuril Islands</code>"
+    ),
+    "admin_post_published": "✅ Published. Chats to notify: {count}.",
+    "admin_post_duplicate": (
+        "ℹ️ Already published as story {id}: this URL is known, nobody is notified again."
+    ),
+    "admin_post_rejected": "⚠️ Not published: {field}: {reason}.",
+    "admin_stats": (
+        "<b>tagwire in numbers</b>\n"
+        "Chats: {active} active, {inactive} inactive\n"
+        "Subscriptions: {subscriptions}\n"
+        "Stories: {stories}\n"
+        "Deliveries: {pending} pending, {failed} failed, {sent} sent\n"
+        "Last delivery took: {delay}"
+    ),
+    "admin_stats_no_delay": "no delivery yet",
+    "admin_feeds_none": (
+        "No feeds yet. On the server: "
+        "<code>tagwire feeds add https://example.com/feed.xml --tag Japan</code>"
+    ),
+    "admin_feeds_heading": "<b>Feeds ({count})</b>",
+    "admin_feeds_item": "{number}. {url}\nTags: {tags} · last success: {success}",
+    "admin_feeds_error": "⚠️ Last error ({when}, {failures} in a row): {error}",
+    "admin_feeds_never": "never",
+    "admin_feeds_no_tags": "only the entries' own",
+    "admin_feeds_more": "…and {count} more: <code>tagwire feeds list</code> shows them all.",
+    "command_search": "Search stories: /search Kuril",
+    "command_settings": "Delivery, quiet hours, previews, language",
+    "command_mute": "Skip stories with a word: /mute Trump",
+    "command_unmute": "Stop skipping a word",
+    "command_muted": "The words you skip",
+    "command_timezone": "Your time zone: /timezone Europe/Moscow",
+    "command_quiet": "Quiet hours: /quiet 23:00-07:00",
+    "command_channels": "Channels you manage with me",
+    "more_count": "+{count} more",
+    "tag_reason_empty": "a tag needs at least one letter, digit or emoji",
+    "tag_reason_too_long": "a tag has at most 64 characters",
+    "channel_scope": "Channel {channel}:",
+    "channel_not_found": "I cannot find the channel {channel}. Check its @name.",
+    "channel_not_channel": "{channel} is not a channel.",
+    "channel_not_admin": "Only the administrators of {channel} can change what it follows.",
+    "channel_bot_not_admin": (
+        "Add me to {channel} as an administrator who can post messages, then try again."
+    ),
+    "channels_none": (
+        "I know no channel that you and I both administer. Add me to your channel as an "
+        "administrator, then use <code>/follow @yourchannel Japan</code>."
+    ),
+    "channels_pick": "Channels you and I administer — tap one to choose its tags:",
+    "channel_manage": (
+        "Tap a tag to follow it in {channel}; ✓ marks the ones it follows. "
+        "Any other tag: <code>/follow {channel} Japan</code>."
+    ),
+    "search_usage": (
+        "Send words to look for, e.g. <code>/search Kuril Islands</code> or "
+        '<code>/search "peace treaty"</code>.'
+    ),
+    "search_heading": "Search: {query}",
+    "search_page": "(from {first})",
+    "search_none": "No story matches “{query}”.",
+    "search_invalid": (
+        "⚠️ I could not understand that search ({reason}). Use plain words, "
+        '"a phrase in quotes", OR and NOT.'
+    ),
+    "search_more": "More ▶",
+    "search_back": "◀ Back",
+    "search_no_more": "No more results",
+    "settings_heading": "<b>Settings of this chat</b>",
+    "settings_heading_channel": "<b>Settings of {channel}</b>",
+    "settings_text": (
+        "{heading}\n\n"
+        "Delivery: {mode}\n"
+        "Quiet hours: {quiet}\n"
+        "Time zone: {timezone}\n"
+        "Link previews: {previews}\n"
+        "Several stories at once in one message: {bursts}\n"
+        "Language: {language_name}\n\n"
+        "Time zone: <code>/timezone Europe/Moscow</code>; other quiet hours: "
+        "<code>/quiet 22:30-06:30</code>."
+    ),
+    "settings_mode_instant": "Instant",
+    "settings_mode_hourly": "Every hour",
+    "settings_mode_daily": "Daily",
+    "settings_mode_daily_at": "Daily at {hour}",
+    "settings_quiet_off": "No quiet hours",
+    "settings_on": "on",
+    "settings_off": "off",
+    "settings_previews_on": "Link previews: on",
+    "settings_previews_off": "Link previews: off",
+    "settings_bursts_on": "Bursts in one message: on",
+    "settings_bursts_off": "Bursts in one message: off",
+    "settings_saved": "Saved",
+    "language_name": "English",
+    "timezone_usage": (
+        "This chat's time zone is {timezone}. Set it with "
+        "<code>/timezone Europe/Moscow</code> or an offset such as <code>/timezone +3</code>."
+    ),
+    "timezone_invalid": "⚠️ “{raw}” is not a time zone I know: {reason}.",
+    "timezone_set": "Time zone set to {timezone} (it is {time} there now).",
+    "quiet_usage": (
+        "Quiet hours: {quiet}. Stories that arrive then wait and come as one message when "
+        "they end. Set them with <code>/quiet 23:00-07:00</code>, or <code>/quiet off</code>."
+    ),
+    "quiet_invalid": "⚠️ “{raw}” are not quiet hours I understand: {reason}.",
+    "quiet_set": (
+        "Quiet hours set to {quiet} ({timezone}). Stories arriving then come as one message "
+        "when they end."
+    ),
+    "quiet_off": "Quiet hours are off: stories arrive as they are published.",
+    "reason_timezone_empty": "it is empty",
+    "reason_offset_range": "offsets run from -14:00 to +14:00",
+    "reason_timezone_unknown": "use a name such as Europe/Moscow or an offset such as +3",
+    "reason_quiet_format": "write them as 23:00-07:00, or off",
+    "reason_quiet_same": "they start and end at the same time",
+    "reason_clock_range": "times run from 00:00 to 24:00",
+    "mute_usage": (
+        "Send a word to mute, e.g. <code>/mute Trump</code> (several: "
+        "<code>/mute Trump, Brexit</code>). Stories whose title or teaser contain it are "
+        "not sent here. At most {limit} words."
+    ),
+    "muted_added": "🔇 Muted {words}: stories with them will not be sent here.",
+    "muted_already": "Already muted: {words}.",
+    "muted_limit": "⚠️ A chat can mute at most {limit} words; not muted: {words}.",
+    "mute_invalid": "⚠️ “{raw}” cannot be muted: use a word of at most {limit} characters.",
+    "unmute_usage": (
+        "Send a muted word to unmute, e.g. <code>/unmute Trump</code>; /muted lists them."
+    ),
+    "unmuted": "🔈 Unmuted {words}.",
+    "not_muted": "Not muted: {words}.",
+    "muted_none": "No muted words. <code>/mute Trump</code> skips stories with that word.",
+    "muted_list": "<b>Muted words ({count} of {limit}):</b> {words}",
+    "too_many_commands": (
+        "⏳ That is a lot of commands at once. I will answer again in {seconds} s."
+    ),
+}
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {"en": ENGLISH, "ru": RUSSIAN}
+
+
+def render(key: str, language: str = DEFAULT_LANGUAGE, **values: object) -> Html:
+    """The message `key` in `language` (English when missing), with `values` escaped unless
+    they are Html already."""
+    table = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
+    template = table.get(key) or MESSAGES[DEFAULT_LANGUAGE][key]
+    safe = {
+        name: value if isinstance(value, Html) else escape(str(value))
+        for name, value in values.items()
+    }
+    return Html(template.format(**safe))
+
+
+def plain(key: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:
+    """The message `key` as plain text (button labels, callback answers): nothing escaped."""
+    table = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
+    template = table.get(key) or MESSAGES[DEFAULT_LANGUAGE][key]
+    return template.format(**{name: str(value) for name, value in values.items()})

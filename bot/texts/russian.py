@@ -1,0 +1,269 @@
+"""Russian wording of every reply; the keys and placeholders are those of bot/texts/replies.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+RUSSIAN: Mapping[str, str] = {
+    "start": (
+        "<b>Добро пожаловать в tagwire!</b> Я присылаю новость, как только она выходит "
+        "с тегом, на который вы подписаны.\n\n"
+        "1. /follow Japan — подписаться на тег (несколько: /follow Japan, Russia)\n"
+        "2. /latest Japan — самые свежие новости по тегу\n"
+        "3. /tags — самые активные теги, /help — все команды"
+    ),
+    "help": (
+        "<b>Что я умею</b>\n\n"
+        "/follow <i>тег</i> — подписаться, например <code>/follow Japan, Kuril Islands</code>; "
+        "без тега: популярные теги кнопками\n"
+        "/unfollow <i>тег</i> — отписаться, например <code>/unfollow Japan</code>, "
+        "<code>/unfollow all</code>; без тега: ваши теги кнопками\n"
+        "/following — ваши подписки\n"
+        "/latest <i>тег</i> <i>n</i> — n последних новостей (1–20, по умолчанию 5), "
+        "например <code>/latest Japan 10</code>; без тега: по всем вашим тегам\n"
+        "/tags — самые активные теги за 30 дней\n"
+        "/search <i>слова</i> — поиск по заголовкам и анонсам, например "
+        '<code>/search "peace treaty" Kuril</code>\n'
+        "/settings — сразу или дайджестом, тихие часы, превью ссылок, язык\n"
+        "/timezone <i>пояс</i> — например <code>/timezone Europe/Moscow</code> или "
+        "<code>/timezone +3</code>\n"
+        "/quiet <i>часы</i> — например <code>/quiet 23:00-07:00</code>, <code>/quiet off</code>\n"
+        "/mute <i>слово</i> — пропускать новости со словом, например <code>/mute Trump</code>; "
+        "/unmute <i>слово</i>, /muted\n"
+        "/channels — каналы, где мы оба администраторы; "
+        "<code>/follow @вашканал Japan</code> подписывает канал, "
+        "<code>/settings @вашканал</code> — его настройки (и /timezone, /quiet, "
+        "/mute @вашканал …)\n"
+        "/help — это сообщение\n\n"
+        "Регистр и # в начале не важны: japan, Japan и #Japan — один тег. "
+        "В группе подписки меняют только администраторы; в форуме у каждой темы свои теги."
+    ),
+    "start_link_invalid": "Эта ссылка не указывает на тег, на который можно подписаться.",
+    "followed": "✅ Подписка оформлена: {tags}. Новости будут приходить сюда сразу после выхода.",
+    "already_following": "Вы уже подписаны: {tags}.",
+    "new_tag": "🆕 Новостей с тегом {tag} пока нет: вы получите первую.",
+    "did_you_mean": "Может быть, вы имели в виду {tags}?",
+    "tag_limit": (
+        "⚠️ Чат может подписаться не более чем на {limit} тегов; не подписан: {tags}. "
+        "Сначала отпишитесь от чего-нибудь (/unfollow)."
+    ),
+    "invalid_tag": "⚠️ «{raw}» — не тег: {reason}.",
+    "share_link": "Поделиться: {link}",
+    "follow_pick": (
+        "Нажмите на тег, чтобы подписаться, или отправьте <code>/follow Japan</code> с любым "
+        "тегом (несколько: <code>/follow Japan, Russia</code>)."
+    ),
+    "follow_pick_empty": (
+        "Новостей пока нет. Отправьте <code>/follow Japan</code>, чтобы подписаться на тег: "
+        "вы получите его первую новость."
+    ),
+    "unfollowed": "Подписка отменена: {tags}.",
+    "unfollowed_all": "Все подписки отменены ({count}).",
+    "not_following": "Вы не подписаны на {tags}.",
+    "unfollow_pick": "Нажмите на тег, чтобы отписаться:",
+    "following_none": (
+        "У вас пока нет подписок. Попробуйте <code>/follow Japan</code> или посмотрите /tags."
+    ),
+    "following_list": ("<b>Ваши теги ({count}):</b>\n{tags}\n\nНажмите на тег, чтобы отписаться."),
+    "latest_heading": "Последнее по тегу {tag}",
+    "latest_heading_chat": "Последнее по вашим тегам",
+    "latest_none_tag": (
+        "Новостей с тегом {tag} пока нет. Подпишитесь (/follow), чтобы получить первую."
+    ),
+    "latest_none_chat": (
+        "По вашим тегам пока нет новостей. Попробуйте <code>/latest Japan</code> или /tags."
+    ),
+    "latest_no_tags": (
+        "У вас пока нет подписок, показывать нечего. "
+        "Попробуйте <code>/latest Japan</code> или <code>/follow Japan</code>."
+    ),
+    "latest_bad_count": (
+        "⚠️ «{raw}» — не число новостей, которое я могу показать: укажите от 1 до {max}, "
+        "например <code>/latest Japan 10</code>."
+    ),
+    "latest_more": "…и ещё {n}, не поместившихся в одно сообщение.",
+    "unknown_tag": "Тег «{raw}» мне неизвестен.",
+    "unknown_tag_no_suggestions": (
+        "Тег «{raw}» мне неизвестен. Активные теги — в /tags; на него можно и подписаться "
+        "(/follow), чтобы получить первую новость."
+    ),
+    "tags_heading": "<b>Самые активные теги</b>",
+    "tags_line": (
+        "{number}. {tag} — новостей: {total} (за 30 дней: {recent}) · подписчиков: {followers}"
+    ),
+    "tags_none": (
+        "Новостей пока нет. Оператор может добавить их командой <code>tagwire push</code>."
+    ),
+    "tags_footer": "Нажмите на тег, чтобы подписаться; ✓ — ваши подписки.",
+    "group_admins_only": "Подписки этой группы могут менять только её администраторы.",
+    "unknown_command": "Я не знаю команды {command}. Все команды — в /help.",
+    "plain_text": "Я понимаю команды. Попробуйте <code>/follow Japan</code> или /help.",
+    "button_expired": "Эта кнопка больше не работает. Отправьте /following или /tags заново.",
+    "button_followed": "Подписка на {tag} оформлена",
+    "button_unfollowed": "Подписка на {tag} отменена",
+    "button_already": "Вы уже подписаны на {tag}",
+    "button_not_following": "Вы не подписаны на {tag}",
+    "button_limit": "Чат может подписаться не более чем на {limit} тегов",
+    "button_admins_only": "Подписки этой группы могут менять только её администраторы",
+    "internal_error": ("Простите, у меня что-то сломалось. Ошибка записана; попробуйте ещё раз."),
+    "storage_unavailable": (
+        "Простите, сейчас я не могу ничего сохранить: хранилище переполнено или занято. "
+        "Ничего не изменилось; попробуйте ещё раз через несколько минут."
+    ),
+    "read_more": "Читать дальше",
+    "burst_heading": "Новых историй: {count}",
+    "digest_heading_hourly": "Ваш дайджест за час: {count}",
+    "digest_heading_daily": "Ваш дайджест за день: {count}",
+    "digest_heading_quiet": "Пока было тихо: {count}",
+    "command_start": "Приветствие и как пользоваться",
+    "command_help": "Все команды с примерами",
+    "command_follow": "Подписаться: /follow Japan, Russia",
+    "command_unfollow": "Отписаться: /unfollow Japan",
+    "command_following": "Ваши подписки",
+    "command_latest": "Последние новости: /latest Japan 10",
+    "command_tags": "Самые активные теги",
+    "command_search": "Поиск: /search Kuril",
+    "command_settings": "Доставка, тихие часы, превью, язык",
+    "command_mute": "Пропускать новости со словом: /mute Trump",
+    "command_unmute": "Перестать пропускать слово",
+    "command_muted": "Пропускаемые слова",
+    "command_timezone": "Часовой пояс: /timezone Europe/Moscow",
+    "command_quiet": "Тихие часы: /quiet 23:00-07:00",
+    "command_channels": "Каналы, которыми вы управляете со мной",
+    "more_count": "и ещё {count}",
+    "tag_reason_empty": "в теге нужна хотя бы одна буква, цифра или эмодзи",
+    "tag_reason_too_long": "тег — не длиннее 64 символов",
+    "channel_scope": "Канал {channel}:",
+    "channel_not_found": "Не могу найти канал {channel}. Проверьте его @имя.",
+    "channel_not_channel": "{channel} — не канал.",
+    "channel_not_admin": "Подписки канала {channel} могут менять только его администраторы.",
+    "channel_bot_not_admin": (
+        "Добавьте меня в {channel} администратором с правом публикации и попробуйте снова."
+    ),
+    "channels_none": (
+        "Я не знаю каналов, где мы оба администраторы. Добавьте меня в свой канал "
+        "администратором, затем отправьте <code>/follow @вашканал Japan</code>."
+    ),
+    "channels_pick": "Каналы, где мы оба администраторы — выберите канал, чтобы настроить теги:",
+    "channel_manage": (
+        "Нажмите на тег, чтобы подписать {channel}; ✓ — его подписки. "
+        "Любой другой тег: <code>/follow {channel} Japan</code>."
+    ),
+    "search_usage": (
+        "Отправьте слова для поиска, например <code>/search Kuril Islands</code> или "
+        '<code>/search "peace treaty"</code>.'
+    ),
+    "search_heading": "Поиск: {query}",
+    "search_page": "(с {first}-го)",
+    "search_none": "Ничего не найдено по запросу «{query}».",
+    "search_invalid": (
+        '⚠️ Не удалось разобрать запрос ({reason}). Используйте слова, "фразу в кавычках", OR и NOT.'
+    ),
+    "search_more": "Дальше ▶",
+    "search_back": "◀ Назад",
+    "search_no_more": "Больше результатов нет",
+    "settings_heading": "<b>Настройки этого чата</b>",
+    "settings_heading_channel": "<b>Настройки канала {channel}</b>",
+    "settings_text": (
+        "{heading}\n\n"
+        "Доставка: {mode}\n"
+        "Тихие часы: {quiet}\n"
+        "Часовой пояс: {timezone}\n"
+        "Превью ссылок: {previews}\n"
+        "Несколько новостей сразу — одним сообщением: {bursts}\n"
+        "Язык: {language_name}\n\n"
+        "Часовой пояс: <code>/timezone Europe/Moscow</code>; другие тихие часы: "
+        "<code>/quiet 22:30-06:30</code>."
+    ),
+    "settings_mode_instant": "Сразу",
+    "settings_mode_hourly": "Каждый час",
+    "settings_mode_daily": "Раз в день",
+    "settings_mode_daily_at": "Раз в день в {hour}",
+    "settings_quiet_off": "Без тихих часов",
+    "settings_on": "вкл.",
+    "settings_off": "выкл.",
+    "settings_previews_on": "Превью ссылок: вкл.",
+    "settings_previews_off": "Превью ссылок: выкл.",
+    "settings_bursts_on": "Пачкой: вкл.",
+    "settings_bursts_off": "Пачкой: выкл.",
+    "settings_saved": "Сохранено",
+    "language_name": "Русский",
+    "timezone_usage": (
+        "Часовой пояс этого чата: {timezone}. Изменить: "
+        "<code>/timezone Europe/Moscow</code> или смещение, например <code>/timezone +3</code>."
+    ),
+    "timezone_invalid": "⚠️ «{raw}» — неизвестный мне часовой пояс: {reason}.",
+    "timezone_set": "Часовой пояс: {timezone} (там сейчас {time}).",
+    "quiet_usage": (
+        "Тихие часы: {quiet}. Новости, вышедшие в это время, ждут и приходят одним сообщением, "
+        "когда тихие часы заканчиваются. Задать: <code>/quiet 23:00-07:00</code>, "
+        "или <code>/quiet off</code>."
+    ),
+    "quiet_invalid": "⚠️ «{raw}» — непонятные мне тихие часы: {reason}.",
+    "quiet_set": (
+        "Тихие часы: {quiet} ({timezone}). Новости, вышедшие в это время, придут одним "
+        "сообщением, когда тихие часы закончатся."
+    ),
+    "quiet_off": "Тихие часы выключены: новости приходят сразу после выхода.",
+    "reason_timezone_empty": "он пустой",
+    "reason_offset_range": "смещение — от -14:00 до +14:00",
+    "reason_timezone_unknown": (
+        "укажите название, например Europe/Moscow, или смещение, например +3"
+    ),
+    "reason_quiet_format": "запишите их как 23:00-07:00 или off",
+    "reason_quiet_same": "начало и конец совпадают",
+    "reason_clock_range": "время — от 00:00 до 24:00",
+    "mute_usage": (
+        "Отправьте слово, например <code>/mute Trump</code> (несколько: "
+        "<code>/mute Trump, Brexit</code>). Новости, в заголовке или анонсе которых оно есть, "
+        "сюда не придут. Не более {limit} слов."
+    ),
+    "muted_added": "🔇 Пропускаю новости со словами: {words}.",
+    "muted_already": "Уже пропускаются: {words}.",
+    "muted_limit": "⚠️ Чат может пропускать не более {limit} слов; не добавлены: {words}.",
+    "mute_invalid": "⚠️ «{raw}» нельзя добавить: нужно слово не длиннее {limit} символов.",
+    "unmute_usage": (
+        "Отправьте пропускаемое слово, например <code>/unmute Trump</code>; список — /muted."
+    ),
+    "unmuted": "🔈 Больше не пропускаю: {words}.",
+    "not_muted": "Не пропускались: {words}.",
+    "muted_none": (
+        "Пропускаемых слов нет. <code>/mute Trump</code> скрывает новости с этим словом."
+    ),
+    "muted_list": "<b>Пропускаемые слова ({count} из {limit}):</b> {words}",
+    "too_many_commands": "⏳ Слишком много команд сразу. Я снова отвечу через {seconds} с.",
+    "command_post": "Опубликовать новость: /post URL Заголовок #Тег",
+    "command_stats": "Чаты, новости и доставки в цифрах",
+    "command_feeds": "Ленты и как прошёл их последний опрос",
+    "admin_post_usage": (
+        "Опубликуйте новость одной строкой:\n"
+        "<code>/post https://example.com/story Заголовок новости #Japan #Kuril_Islands</code>\n"
+        "или несколькими: URL, заголовок, анонс (необязательно), теги последней строкой:\n"
+        "<code>/post https://example.com/story\nЗаголовок новости\nКороткий анонс.\n"
+        "Japan, Kuril Islands</code>"
+    ),
+    "admin_post_published": "✅ Опубликовано. Чатов к оповещению: {count}.",
+    "admin_post_duplicate": (
+        "ℹ️ Уже опубликовано как новость {id}: этот URL известен, повторно никто не оповещается."
+    ),
+    "admin_post_rejected": "⚠️ Не опубликовано: {field}: {reason}.",
+    "admin_stats": (
+        "<b>tagwire в цифрах</b>\n"
+        "Чаты: активных {active}, неактивных {inactive}\n"
+        "Подписки: {subscriptions}\n"
+        "Новости: {stories}\n"
+        "Доставки: в очереди {pending}, с ошибкой {failed}, отправлено {sent}\n"
+        "Последняя доставка заняла: {delay}"
+    ),
+    "admin_stats_no_delay": "доставок ещё не было",
+    "admin_feeds_none": (
+        "Лент пока нет. На сервере: "
+        "<code>tagwire feeds add https://example.com/feed.xml --tag Japan</code>"
+    ),
+    "admin_feeds_heading": "<b>Ленты ({count})</b>",
+    "admin_feeds_item": "{number}. {url}\nТеги: {tags} · последний успех: {success}",
+    "admin_feeds_error": "⚠️ Последняя ошибка ({when}, подряд: {failures}): {error}",
+    "admin_feeds_never": "никогда",
+    "admin_feeds_no_tags": "только собственные теги записей",
+    "admin_feeds_more": "…и ещё {count}: полный список — <code>tagwire feeds list</code>.",
+}

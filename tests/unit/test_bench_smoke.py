@@ -1,0 +1,129 @@
+"""Each benchmark still runs and reports: at a tiny size, in seconds. The targets are not
+checked here (they are for the full sizes, see docs/performance.md); the report's shape is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.harness import ROOT
+
+TINY = ["--scale", "0.001"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny generated database for every benchmark of this module."""
+    folder = tmp_path_factory.mktemp("bench-cache")
+    run_bench("generate", *TINY, "--cache", str(folder), out=folder)
+    return folder
+
+
+def run_bench(name: str, *args: str, out: Path) -> tuple[str, dict[str, Any]]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *args, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((out / f"{name}.json").read_text())
+    return done.stdout, report
+
+
+def assert_well_formed(name: str, stdout: str, report: dict[str, Any]) -> None:
+    assert report["bench"] == name
+    assert report["machine"]["nproc"] >= 1
+    assert f"-m bench.{name} " in report["command"]
+    assert report["rows"], "a report has at least one row"
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
+    assert lines[header].split() == ["metric", "target", "measured", "result"]
+    for row, line in zip(report["rows"], lines[header + 2 :], strict=False):
+        assert set(row) == {"metric", "target", "measured", "unit", "passed", "note"}
+        assert line.startswith(row["metric"])
+        if row["passed"] is None:
+            assert row["target"] == ""
+        else:
+            assert isinstance(row["measured"], int | float), row
+            assert row["target"][:1] in {"≥", "≤", "="}
+            assert ("pass" if row["passed"] else "FAIL") in line
+    assert isinstance(report["passed"], bool)
+
+
+def test_generator_reports_the_sizes_it_built(cache: Path, tmp_path: Path) -> None:
+    stdout, report = run_bench("generate", *TINY, "--cache", str(cache), out=tmp_path)
+    assert_well_formed("generate", stdout, report)
+    counts = report["details"]["counts"]
+    assert counts["chats"] == 100
+    assert counts["stories"] == 1000
+    assert "cached" in stdout
+
+
+def test_push_benchmark_reports_a_rate_and_its_breakdown(cache: Path, tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        "push", *TINY, "--size", "300", "--repeat", "1", "--cache", str(cache), out=tmp_path
+    )
+    assert_well_formed("push", stdout, report)
+    assert report["details"]["runs"][0]["output"].startswith("added 300,")
+
+
+def test_fanout_benchmark_reports_the_top_tags_followers(cache: Path, tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        "fanout", *TINY, "--repeat", "2", "--cache", str(cache), out=tmp_path
+    )
+    assert_well_formed("fanout", stdout, report)
+    recipients = {run["recipients"] for run in report["details"]["runs"]}
+    assert recipients == {report["params"]["tag"]["followers"]}
+
+
+def test_latest_benchmark_answers_every_reader(cache: Path, tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        "latest",
+        *TINY,
+        *("--queries", "50", "--passes", "1", "--users", "5", "--rounds", "1"),
+        *("--cache", str(cache)),
+        out=tmp_path,
+    )
+    assert_well_formed("latest", stdout, report)
+    assert len(report["details"]["bot"]) == 1
+
+
+def test_request_benchmark_compares_the_send_paths(tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        "request",
+        *("--messages", "20", "--windows", "4", "--latency", "0.01", "--repeat", "1"),
+        out=tmp_path,
+    )
+    assert_well_formed("request", stdout, report)
+    assert set(report["details"]) == {
+        f"{name}, 4 in flight" for name in ("bare aiohttp", "AiohttpRequest", "HTTPXRequest")
+    }
+
+
+def test_delivery_benchmark_runs_every_contender(cache: Path, tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        "delivery",
+        *TINY,
+        *("--seconds", "1", "--repeat", "1", "--peer-seconds", "0.5", "--latency", "0.01"),
+        *("--cache", str(cache)),
+        out=tmp_path,
+    )
+    assert_well_formed("delivery", stdout, report)
+    details = report["details"]
+    assert details["limited"][0]["standin"]["accepted"] > 0
+    assert {peer["who"] for peer in details["broadcast_peers"]} == {"naive", "bare"}
+    assert (
+        details["broadcast_aiohttp"][0]["standin"]["accepted"]
+        == (report["params"]["broadcast_outbox"]["size"])
+    )
