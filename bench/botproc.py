@@ -2,7 +2,7 @@
 `tagwire run` runs them, against a stand-in. Prints one JSON line with what it measured on
 itself: messages sent, CPU seconds and wall seconds over the sending window, peak RSS.
 
-    python -m bench.botproc --api URL --database FILE [--expect N] [--seconds S] ...
+    python -m bench.botproc --api URL --database FILE|URL [--expect N] [--seconds S] ...
 
 It measures from the first delivery it sees sent until it has sent `--expect` messages or
 `--seconds` have passed; with neither it serves until SIGTERM (the /latest benchmark).
@@ -107,7 +107,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--api", required=True, help="the stand-in's base URL (…/bot)")
-    arguments.add_argument("--database", type=Path, required=True)
+    arguments.add_argument("--database", required=True, help="a SQLite file or a postgresql:// URL")
     arguments.add_argument("--request", choices=("aiohttp", "httpx"), default="aiohttp")
     arguments.add_argument("--rate", type=float, help="TAGWIRE_RATE_LIMIT (above 1000: no cap)")
     arguments.add_argument("--paid-broadcast", action="store_true")

@@ -140,9 +140,13 @@ def report(
     out: Path,
     params: dict[str, Any],
     details: dict[str, Any] | None = None,
+    database: str | None = None,
 ) -> dict[str, Any]:
-    """Print the table and write it, with the raw runs in `details`, to OUT/NAME.json."""
+    """Print the table and write it, with the raw runs in `details`, to OUT/NAME.json.
+    `database` names the backend measured ("PostgreSQL 15.20"); SQLite's version by default."""
     info_ = machine()
+    if database is not None:
+        info_["database"] = database
     header = ("metric", "target", "measured", "result")
     lines = [
         (
@@ -156,7 +160,7 @@ def report(
     widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
     print(
         f"\n{title} — {info_['nproc']} × {info_['cpu']}, Python {info_['python']}, "
-        f"SQLite {info_['sqlite']}"
+        f"{database or 'SQLite ' + info_['sqlite']}"
     )
     print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
     print("  ".join("-" * width for width in widths))

@@ -11,7 +11,10 @@ another process, every call taking `--latency` (100 ms), beside the loops other 
    telegram-bot's HTTPXRequest is measured the same way beside tagwire's AiohttpRequest.
 3. Peak RSS of the bot through both, and with a fifth of the recipients (flat, not growing).
 
-    python -m bench.delivery [--scale 1] [--seconds 60] [--repeat 3]
+With `--database postgresql://…` the bot under test keeps its outbox in PostgreSQL (a copy of
+the generated database there, bench/backends.py).
+
+    python -m bench.delivery [--scale 1] [--seconds 60] [--repeat 3] [--database postgresql://…]
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import argparse
 import asyncio
 import json
 import math
-from pathlib import Path
 from typing import Any
 
+from bench.backends import add_database_argument, backend, ensure_postgres, remove, working_copy
 from bench.common import Row, at_least, at_most, exactly, info, median, parser, report
-from bench.generate import ensure_database
-from bench.outbox import Outbox, make_outbox, reset, tag_near, working_copy
+from bench.generate import Database, ensure_database
+from bench.outbox import Outbox, make_outbox, reset, tag_near
 from bench.procs import StandIn, run_json
 from bot.delivery.engine import DeliveryConfig
+from storage.url import DatabaseTarget
 
 RATE_LIMIT = 25.0
 UNCAPPED = 1_000_000.0
@@ -36,7 +40,7 @@ HOT_FOLLOWERS = 40
 
 async def _tagwire(
     args: argparse.Namespace,
-    database: Path,
+    database: DatabaseTarget,
     outbox: Outbox,
     *,
     kind: str,
@@ -44,7 +48,7 @@ async def _tagwire(
     bot_args: list[str],
     label: str,
 ) -> dict[str, Any]:
-    reset(database, outbox)
+    await reset(database, outbox)
     logs = args.out / "logs"
     standin = await StandIn.start(
         kind, latency=args.latency, limits=limits, log=logs / f"standin-{label}.log"
@@ -54,7 +58,7 @@ async def _tagwire(
             await _register(standin, outbox)
         bot = await run_json(
             "bench.botproc",
-            ["--api", standin.url, "--database", str(database), *bot_args],
+            ["--api", standin.url, "--database", database.dsn or str(database.path), *bot_args],
             log=logs / f"bot-{label}.log",
             limit=args.seconds * 3 + 600,
         )
@@ -216,7 +220,7 @@ def _unlimited_rows(
 
 
 async def _limited(
-    args: argparse.Namespace, work: Path, outbox: Outbox
+    args: argparse.Namespace, work: DatabaseTarget, outbox: Outbox
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     capped = ["--rate", str(RATE_LIMIT), "--seconds", str(args.seconds)]
     runs = []
@@ -265,7 +269,7 @@ async def _limited(
 
 
 async def _broadcast(
-    args: argparse.Namespace, work: Path, outbox: Outbox, small: Outbox
+    args: argparse.Namespace, work: DatabaseTarget, outbox: Outbox, small: Outbox
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     uncapped = ["--rate", str(UNCAPPED), "--expect", str(outbox.size)]
     httpx_expect = min(outbox.size, args.httpx_messages)
@@ -337,13 +341,29 @@ async def _broadcast(
 
 async def _main(args: argparse.Namespace) -> None:
     database, _ = await asyncio.to_thread(ensure_database, args.cache, args.scale)
-    work = args.out / "work" / f"delivery-scale{args.scale:g}.db"
-    (args.out / "logs").mkdir(parents=True, exist_ok=True)
-    working_copy(database, work)
+    chosen = await backend(args.database)
+    if chosen.is_postgres:
+        await ensure_postgres(chosen, database)
+    for folder in ("logs", "work"):
+        (args.out / folder).mkdir(parents=True, exist_ok=True)
+    work = await working_copy(chosen, database, f"delivery-scale{args.scale:g}", args.out / "work")
+    try:
+        await _measure(args, database, chosen.name, chosen.label, work)
+    finally:
+        await remove(work)
+
+
+async def _measure(
+    args: argparse.Namespace,
+    database: Database,
+    backend_name: str,
+    label: str,
+    work: DatabaseTarget,
+) -> None:
 
     needed = math.ceil(RATE_LIMIT * args.seconds * 1.3)
-    hot_tag, hot_followers = tag_near(work, HOT_FOLLOWERS)
-    big_tag, _ = tag_near(work, needed // 2, exclude=(hot_tag,))
+    hot_tag, hot_followers = await tag_near(work, HOT_FOLLOWERS)
+    big_tag, _ = await tag_near(work, needed // 2, exclude=(hot_tag,))
     limited = await make_outbox(
         work,
         "limited",
@@ -353,9 +373,9 @@ async def _main(args: argparse.Namespace) -> None:
     if args.size is None or args.size >= top["followers"]:
         broadcast_tag = str(top["name"])
     else:
-        broadcast_tag, _ = tag_near(work, args.size, exclude=(hot_tag, big_tag))
+        broadcast_tag, _ = await tag_near(work, args.size, exclude=(hot_tag, big_tag))
     broadcast = await make_outbox(work, "broadcast", [(broadcast_tag, 1)])
-    small_tag, _ = tag_near(
+    small_tag, _ = await tag_near(
         work, max(1, broadcast.size // 5), exclude=(hot_tag, big_tag, broadcast_tag)
     )
     small = await make_outbox(work, "broadcast-fifth", [(small_tag, 1)])
@@ -397,7 +417,7 @@ async def _main(args: argparse.Namespace) -> None:
     rows.append(at_most("peak RSS of the bot through the delivery runs", max(rss), 150, "MB"))
     report(
         "delivery",
-        f"Delivery, {args.latency * 1000:.0f} ms a call",
+        f"Delivery, {args.latency * 1000:.0f} ms a call ({backend_name})",
         rows,
         out=args.out,
         params={
@@ -409,11 +429,11 @@ async def _main(args: argparse.Namespace) -> None:
             "limited_outbox": {"size": limited.size, "tags": limited.tags},
             "broadcast_outbox": {"size": broadcast.size, "tags": broadcast.tags},
             "fifth_outbox": {"size": small.size, "tags": small.tags},
+            "database": label,
         },
         details=details,
+        database=backend_name,
     )
-    for suffix in ("", "-wal", "-shm"):
-        work.with_name(work.name + suffix).unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -428,6 +448,7 @@ def main() -> None:
     arguments.add_argument(
         "--httpx-messages", type=int, default=3_000, help="messages of an HTTPXRequest run"
     )
+    add_database_argument(arguments)
     asyncio.run(_main(arguments.parse_args()))
 
 

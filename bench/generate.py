@@ -6,7 +6,10 @@ The schema comes from the product's own migrations; the rows go in with plain sq
 inserts (this is a fixture builder, not the product path). The file is cached under
 bench/results/ beside a JSON note of how it was made, and rebuilt only when that changes.
 
-    python -m bench.generate [--scale 1.0] [--force]
+With `--database postgresql://…` the same rows are then copied into that PostgreSQL database
+as `tagwire migrate-db` copies them (bench/backends.py), for the benchmarks' PostgreSQL runs.
+
+    python -m bench.generate [--scale 1.0] [--force] [--database postgresql://…]
 """
 
 from __future__ import annotations
@@ -412,6 +415,10 @@ def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--scale", type=float, default=1.0, help="1.0 is the full size")
     arguments.add_argument("--force", action="store_true", help="rebuild even when cached")
+    arguments.add_argument(
+        "--database",
+        help="postgresql://… : copy the generated database into this PostgreSQL database too",
+    )
     args = arguments.parse_args()
     database, built = ensure_database(args.cache, args.scale, force=args.force)
     numbers = sizes(args.scale)
@@ -437,14 +444,42 @@ def main() -> None:
         ),
         info("database size", database.path.stat().st_size / 1e6, "MB"),
     ]
+    title, name, details = "Generated database", None, dict(database.meta)
+    if args.database is not None:
+        postgres, copied = asyncio.run(_into_postgres(args.database, database))
+        name = postgres.name
+        title += f" in {name}"
+        details["postgresql"] = copied
+        rows += [
+            info(
+                "copied into PostgreSQL (storage/transfer.py, as tagwire migrate-db)",
+                copied["seconds"] if copied["copied"] else None,
+                "s",
+                "copied now" if copied["copied"] else "there already",
+            ),
+            info(
+                "rows copied a second",
+                copied["rows"] / copied["seconds"] if copied["copied"] else None,
+                "rows/s",
+            ),
+            info("PostgreSQL database size", copied["size_mb"], "MB"),
+        ]
     report(
         "generate",
-        "Generated database",
+        title,
         rows,
         out=args.out,
-        params={"scale": args.scale, "path": str(database.path)},
-        details=database.meta,
+        params={"scale": args.scale, "path": str(database.path), "database": args.database},
+        details=details,
+        database=name,
     )
+
+
+async def _into_postgres(url: str, database: Database) -> tuple[Any, dict[str, Any]]:
+    from bench.backends import backend, ensure_postgres
+
+    chosen = await backend(url)
+    return chosen, await ensure_postgres(chosen, database)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
-"""Outboxes to deliver, made in a working copy of the generated database through the Store
-(the product's own fan-out), and put back to "all pending" before each run."""
+"""Outboxes to deliver, made in a working copy of the generated database (SQLite or
+PostgreSQL, bench/backends.py) through the Store (the product's own fan-out), and put back to
+"all pending" before each run."""
 
 from __future__ import annotations
 
 import json
 import random
 import shutil
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.backends import execute, fetch
 from bench.generate import Database, Vocabulary
 from bot.tags import tag_key
 from bot.texts.formatting import render_teaser
+from storage import open_store
 from storage.models import NewArticle
-from storage.sqlite import SqliteStore
+from storage.url import DatabaseTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,27 +44,36 @@ def working_copy(database: Database, path: Path) -> Path:
     return path
 
 
-def tag_near(path: Path, followers: int, *, exclude: tuple[str, ...] = ()) -> tuple[str, int]:
+async def tag_near(
+    target: DatabaseTarget, followers: int, *, exclude: tuple[str, ...] = ()
+) -> tuple[str, int]:
     """The tag whose follower count is closest to `followers`."""
-    db = sqlite3.connect(path)
-    try:
-        row = db.execute(
+    if target.is_postgres:
+        rows = await fetch(
+            target,
+            "SELECT name, follower_count FROM tags WHERE NOT (name = ANY(?::text[])) "
+            "ORDER BY abs(follower_count - ?), id LIMIT 1",
+            list(exclude),
+            followers,
+        )
+    else:
+        rows = await fetch(
+            target,
             "SELECT name, follower_count FROM tags "
             "WHERE name NOT IN (SELECT value FROM json_each(?)) "
             "ORDER BY abs(follower_count - ?), id LIMIT 1",
-            (json.dumps(list(exclude)), followers),
-        ).fetchone()
-    finally:
-        db.close()
-    return str(row[0]), int(row[1])
+            json.dumps(list(exclude)),
+            followers,
+        )
+    return str(rows[0][0]), int(rows[0][1])
 
 
-async def make_outbox(path: Path, name: str, plan: list[tuple[str, int]]) -> Outbox:
+async def make_outbox(target: DatabaseTarget, name: str, plan: list[tuple[str, int]]) -> Outbox:
     """Push `count` fresh stories for each (tag, count) with notify, as `tagwire push` does."""
     vocabulary = Vocabulary(1, 10)
     rng = random.Random(name)
     now = time.time()
-    store = await SqliteStore.open(path)
+    store = await open_store(target)
     try:
         article_ids: list[int] = []
         tags: list[tuple[str, int]] = []
@@ -84,16 +95,18 @@ async def make_outbox(path: Path, name: str, plan: list[tuple[str, int]]) -> Out
         stories = await store.get_articles(article_ids)
     finally:
         await store.close()
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute(
-            "SELECT d.chat_id, d.article_id, c.type FROM deliveries d "
-            "JOIN chats c ON c.id = d.chat_id "
-            "WHERE d.article_id IN (SELECT value FROM json_each(?)) ORDER BY d.due_at, d.id",
-            (json.dumps(article_ids),),
-        ).fetchall()
-    finally:
-        db.close()
+    query = (
+        "SELECT d.chat_id, d.article_id, c.type FROM deliveries d "
+        "JOIN chats c ON c.id = d.chat_id WHERE {} ORDER BY d.due_at, d.id"
+    )
+    if target.is_postgres:
+        rows = await fetch(target, query.format("d.article_id = ANY(?::bigint[])"), article_ids)
+    else:
+        rows = await fetch(
+            target,
+            query.format("d.article_id IN (SELECT value FROM json_each(?))"),
+            json.dumps(article_ids),
+        )
     teasers = {article_id: render_teaser(story) for article_id, story in stories.items()}
     chats = dict((chat_id, chat_type) for chat_id, _, chat_type in rows)
     return Outbox(
@@ -105,23 +118,18 @@ async def make_outbox(path: Path, name: str, plan: list[tuple[str, int]]) -> Out
     )
 
 
-def reset(path: Path, outbox: Outbox) -> None:
+async def reset(target: DatabaseTarget, outbox: Outbox) -> None:
     """Only `outbox` pending, as if just pushed; every other delivery out of the way."""
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("BEGIN IMMEDIATE")
-        db.execute(
-            """
-            UPDATE deliveries SET
-                status = CASE WHEN article_id IN (SELECT value FROM json_each(?1))
-                    THEN 'pending' ELSE 'failed' END,
-                attempts = 0, claimed_until = NULL, finished_at = NULL, last_error = NULL,
-                held = 0, due_at = ?2
-            """,
-            (json.dumps(list(outbox.article_ids)), time.time() - 1),
-        )
-        db.execute("COMMIT")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
+    update = """
+        UPDATE deliveries SET
+            status = CASE WHEN {} THEN 'pending' ELSE 'failed' END,
+            attempts = 0, claimed_until = NULL, finished_at = NULL, last_error = NULL,
+            held = {}, due_at = ?
+        """
+    if target.is_postgres:
+        statement = update.format("article_id = ANY(?::bigint[])", "FALSE")
+        ids: object = list(outbox.article_ids)
+    else:
+        statement = update.format("article_id IN (SELECT value FROM json_each(?))", "0")
+        ids = json.dumps(list(outbox.article_ids))
+    await execute(target, [(statement, (ids, time.time() - 1))])

@@ -2,7 +2,7 @@
 
 Two kinds:
 
-* `emulator` — tagwire's BotApiEmulator (bot/emulator.py) as the tests use it: Telegram's
+* `emulator` — tagwire's BotApiEmulator (bot/emulator/) as the tests use it: Telegram's
   answers and, with `--limits`, Telegram's flood limits (429 past 30 messages a second overall,
   1 a second to a private chat, 20 a minute to a group), plus `--latency` seconds a call.
 * `lean` — a minimal aiohttp server that answers sendMessage (after `--latency`) and the few

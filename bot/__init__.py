@@ -3,12 +3,14 @@
 The folder tree is the architecture. From the top down, each layer may import only the layers
 below it (checked by `lint-imports`, contracts in pyproject.toml):
 
-- wiring: `cli` (the `tagwire` command), `sandbox`, `app` (`build_application`), `operators`
-  (the feed poller, the admins' menu and the HTTP server in the Application's lifecycle);
+- wiring: `cli` (the `tagwire` command), `sandbox`, `app` (`build_application`), `instance`
+  (this process's role among several: the leader's duties), `operators` (the feed poller, the
+  admins' menu and the HTTP server in the Application's lifecycle);
 - `handlers` (Telegram commands and callbacks) beside `web` (HTTP API, OpenAPI, webhook);
 - `context` (the typed state handlers reach), then `metrics`;
 - `intake` (validation, ingest, feeds) beside `delivery` (outbox engine, send path, limits);
-- small services: `chats`, `following`, `search`, `throttle`, `updates`;
+- small services: `chats`, `following`, `leadership` (one leader per bot), `search`,
+  `throttle`, `updates`;
 - `texts` (wording in every language, plain-text helpers, story formatting);
 - `tags`, `settings`, `logs`, then `errors`;
 - `storage` (all SQL), which imports nothing from the bot.

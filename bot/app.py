@@ -23,6 +23,7 @@ from bot.delivery.request import AiohttpRequest
 from bot.delivery.retry import until_telegram_answers
 from bot.delivery.sender import PtbSender
 from bot.following import FollowingService
+from bot.instance import AnotherInstanceRuns, Instance, default_instance_name, lease_for
 from bot.intake.ingest import Ingestor
 from bot.operators import (
     HttpService,
@@ -42,8 +43,6 @@ from storage import open_store
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
-DELIVERY_RETENTION = 7 * 24 * 3600
-PRUNE_INTERVAL = 6 * 3600
 
 
 class StartupError(Exception):
@@ -109,6 +108,7 @@ def build_application(
     application.bot_data.settings = settings
     application.bot_data.budget = budget
     application.bot_data.clock = clock
+    application.bot_data.instance_name = settings.instance_name or default_instance_name()
     application.bot_data.throttle = CommandThrottle(settings.user_commands_per_minute)
     register_handlers(application)
     return application
@@ -116,7 +116,7 @@ def build_application(
 
 async def _post_init(application: TagwireApplication) -> None:
     settings = application.bot_data.require_settings()
-    store = await open_store(settings.database)
+    store = await open_store(settings.database_target)
     chats = ChatRegistry(store)
     engine = DeliveryEngine(
         store,
@@ -145,15 +145,28 @@ async def _post_init(application: TagwireApplication) -> None:
                 )
     except TelegramError as exc:
         logger.warning("could not register the command menu: %s", exc)
-    engine.start()
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _prune_deliveries, interval=PRUNE_INTERVAL, first=60, name="prune-deliveries"
-        )
     await open_operators(application)
+    # The leader's duties (the engine, feed polls, pruning, getUpdates) start when this
+    # instance leads: at once when it is alone (always, on SQLite).
+    instance = Instance(
+        application,
+        lease_for(settings.database_target),
+        name=application.bot_data.instance_name,
+        interval=settings.leader_check_interval,
+        spacing=max(settings.private_chat_interval, settings.group_chat_interval),
+    )
+    application.bot_data.instance = instance
+    try:
+        await instance.start()
+    except AnotherInstanceRuns as exc:
+        raise StartupError(str(exc)) from None
 
 
 async def _post_stop(application: TagwireApplication) -> None:
+    instance = application.bot_data.instance
+    if instance is not None:
+        # A leader finishes its duties and hands the lease on at once.
+        await instance.stop()
     services = application.bot_data.services
     if services is not None:
         await services.engine.stop()
@@ -163,16 +176,13 @@ async def _post_shutdown(application: TagwireApplication) -> None:
     services = application.bot_data.services
     if services is not None:
         # Already stopped by post_stop unless start-up failed half way.
+        if application.bot_data.instance is not None:
+            await application.bot_data.instance.stop()
+            application.bot_data.instance = None
         await services.engine.stop()
         await close_operators(application)
         await services.store.close()
         application.bot_data.services = None
-
-
-async def _prune_deliveries(context: TagwireContext) -> None:
-    removed = await context.store.prune_deliveries(time.time() - DELIVERY_RETENTION)
-    if removed:
-        logger.info("pruned %d finished deliveries older than 7 days", removed)
 
 
 def _polling_failed(error: TelegramError) -> None:
@@ -226,8 +236,13 @@ async def serve(application: TagwireApplication, stop: asyncio.Event) -> None:
                         allowed_updates=ALLOWED_UPDATES, error_callback=_polling_failed
                     )
 
+                # Telegram allows one poller: the leader polls, and a follower that becomes
+                # the leader starts then.
+                instance = application.bot_data.instance
+                if instance is not None:
+                    instance.start_polling = start_polling
                 # Starting polling deletes any webhook first: a call that may meet an outage.
-                if not await until_telegram_answers(
+                if (instance is None or instance.leads) and not await until_telegram_answers(
                     start_polling, stop, doing="starting to poll for updates"
                 ):
                     return

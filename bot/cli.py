@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from bot.intake.feeds_cli import add_feeds_parser, run_feeds_command
+from bot.leadership import INSTANCES_WINDOW
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import StorageUnavailable
@@ -71,11 +73,28 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser(
         "restore",
         help="check a backup and put it in place of the database (stop the bot first)",
-        description="Checks that FILE is an intact tagwire database this version can use, "
-        "keeps the current database beside it as <database>.before-restore-<time>, then copies "
-        "FILE over the database.",
+        description="Checks that FILE is an intact tagwire database this version can use (its "
+        "whole schema exactly tagwire's), keeps the current database beside it as "
+        "<database>.before-restore-<time> (one too damaged to read is moved to "
+        "<database>.damaged-<time>), then copies FILE over the database.",
     )
     restore.add_argument("file", type=Path, help="a file made by `tagwire backup`")
+    migrate_db = commands.add_parser(
+        "migrate-db",
+        help="copy the whole database from SQLite to PostgreSQL or back (stop the bot first)",
+        description="Copies chats and their settings, subscriptions, mutes, tags, stories, "
+        "deliveries, feeds and meta from SOURCE to TARGET (each a SQLite file or a "
+        "postgresql:// URL, as TAGWIRE_DATABASE takes), keeping every id, then checks the "
+        "counts of every table. TARGET gets tagwire's schema first and must hold no rows "
+        "unless --force. An interrupted copy leaves TARGET as it was. Exit status 0 when "
+        "copied and checked, 1 when refused or the copy did not check out, 2 when a database "
+        "cannot be used.",
+    )
+    migrate_db.add_argument("--from", dest="source", required=True, metavar="SOURCE")
+    migrate_db.add_argument("--to", dest="target", required=True, metavar="TARGET")
+    migrate_db.add_argument(
+        "--force", action="store_true", help="replace whatever TARGET holds (it says what)"
+    )
     add_feeds_parser(commands)
     return parser
 
@@ -83,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "migrate-db":
+            return _migrate_db(args.source, args.target, force=args.force)
         settings = load_settings()
         if args.command == "run":
             return _run(settings)
@@ -107,40 +128,103 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _backup(settings: Settings, file: Path, *, force: bool) -> int:
-    from storage.backup import backup_database
+    from storage.backup import backup_database, postgres_backup_advice
 
+    if settings.database_target.is_postgres:
+        print(f"tagwire: {postgres_backup_advice(settings.database_target, file)}", file=sys.stderr)
+        return EXIT_USAGE
+    database = settings.database_target.require_path()
+    if file.is_dir():
+        print(
+            f"tagwire: {file} is a directory; give the copy a file name, "
+            f"e.g. {file / 'tagwire-backup.db'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if file.exists() and not force:
         print(f"tagwire: {file} exists; pass --force to overwrite it", file=sys.stderr)
         return EXIT_USAGE
-    if file.resolve() == settings.database.resolve():
+    if file.exists() and not file.is_file():
+        print(f"tagwire: {file} is not a regular file; not overwriting it", file=sys.stderr)
+        return EXIT_USAGE
+    if file.resolve() == database.resolve():
         print("tagwire: the backup cannot be the database itself", file=sys.stderr)
         return EXIT_USAGE
-    if file.exists():
-        file.unlink()
-    summary = backup_database(settings.database, file)
+    created = not file.exists()
+    try:
+        if not created:
+            file.unlink()
+        summary = backup_database(database, file)
+    except OSError as exc:
+        print(f"tagwire: cannot write the backup to {file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageUnavailable:
+        if created:
+            # Nothing half-written is left behind to be mistaken for a backup.
+            with contextlib.suppress(OSError):
+                file.unlink(missing_ok=True)
+        raise
     print(
-        f"backed up {settings.database} to {file}: {summary.stories} stories, "
+        f"backed up {database} to {file}: {summary.stories} stories, "
         f"{summary.chats} chats, {summary.subscriptions} subscriptions"
     )
     return EXIT_OK
 
 
-def _restore(settings: Settings, file: Path) -> int:
-    from storage.backup import InvalidBackup, restore_database
+def _migrate_db(source: str, target: str, *, force: bool) -> int:
+    from storage import InvalidDatabaseUrl, parse_database
+    from storage.transfer import BarProgress, TargetNotEmpty, TransferError, transfer
 
-    if file.resolve() == settings.database.resolve():
+    ends = []
+    for option, value in (("--from", source), ("--to", target)):
+        try:
+            ends.append(parse_database(value))
+        except InvalidDatabaseUrl as exc:
+            print(f"tagwire: {option}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    # A progress bar only for someone watching; the same summary either way.
+    progress = BarProgress(print, bar=sys.stdout.isatty())
+    try:
+        report = asyncio.run(transfer(ends[0], ends[1], force=force, progress=progress))
+    except TargetNotEmpty as exc:
+        print(f"tagwire: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except TransferError as exc:
+        print(f"tagwire: not copied: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except KeyboardInterrupt:
+        print("tagwire: interrupted; the target was left as it was", file=sys.stderr)
+        return 130
+    print(report.table())
+    print(report.summary())
+    return EXIT_OK
+
+
+def _restore(settings: Settings, file: Path) -> int:
+    from storage.backup import InvalidBackup, postgres_restore_advice, restore_database
+
+    if settings.database_target.is_postgres:
+        print(
+            f"tagwire: {postgres_restore_advice(settings.database_target, file)}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    database = settings.database_target.require_path()
+    if file.resolve() == database.resolve():
         print("tagwire: that file is the database itself", file=sys.stderr)
         return EXIT_USAGE
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    previous = settings.database.with_name(f"{settings.database.name}.before-restore-{stamp}")
+    previous = database.with_name(f"{database.name}.before-restore-{stamp}")
+    damaged = database.with_name(f"{database.name}.damaged-{stamp}")
     try:
-        summary = restore_database(file, settings.database, previous)
+        summary = restore_database(file, database, previous, set_aside=damaged)
     except InvalidBackup as exc:
         print(f"tagwire: not restored: {exc}", file=sys.stderr)
         return EXIT_REJECTED
+    if damaged.exists():
+        print(f"the database could not be read, and is set aside as {damaged}")
     kept = f"; the previous database is kept as {previous}" if previous.exists() else ""
     print(
-        f"restored {settings.database} from {file}: {summary.stories} stories, "
+        f"restored {database} from {file}: {summary.stories} stories, "
         f"{summary.chats} chats, {summary.subscriptions} subscriptions{kept}"
     )
     return EXIT_OK
@@ -187,7 +271,7 @@ async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> 
     from bot.intake.ingest import BATCH_SIZE, Ingestor, IngestStopped, read_records
     from storage import open_store
 
-    store = await open_store(settings.database)
+    store = await open_store(settings.database_target)
     try:
         try:
             # An import (--no-notify) commits every 5000 stories rather than 1000: each commit
@@ -245,9 +329,10 @@ def _stats(settings: Settings) -> int:
     from storage import open_store
 
     async def collect() -> str:
-        store = await open_store(settings.database)
+        store = await open_store(settings.database_target)
         try:
             stats = await store.stats()
+            seen = await store.instances(since=time.time() - INSTANCES_WINDOW)
         finally:
             await store.close()
         delay = (
@@ -265,6 +350,8 @@ def _stats(settings: Settings) -> int:
             ("deliveries sent", str(stats.deliveries_sent)),
             ("last delivery delay", delay),
         ]
+        listed = ", ".join(f"{instance.name} ({instance.role})" for instance in seen)
+        rows.append(("instances (1 min)", listed or "none running"))
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -19,6 +19,17 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.throttle import CommandThrottle
 from storage.base import Store
+
+
+class InstanceControl(Protocol):
+    """What serve() needs of bot/instance.py's Instance (which sits above this module)."""
+
+    start_polling: Callable[[], Awaitable[None]] | None
+
+    @property
+    def leads(self) -> bool: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -48,6 +59,11 @@ class BotState:
     # Where the HTTP server listens once it runs (e.g. http://127.0.0.1:8080).
     http_url: str | None = None
     throttle: CommandThrottle | None = None
+    # This instance among the bot's instances (bot/instance.py): its name and role, for
+    # /healthz, /metrics and /stats.
+    instance_name: str = ""
+    role: str = "leader"
+    instance: InstanceControl | None = None
 
     def require_settings(self) -> Settings:
         if self.settings is None:

@@ -1,12 +1,16 @@
-"""Logging set-up that never writes the bot token, whoever logs it."""
+"""Logging set-up that never writes the bot token (or a database password), whoever logs it."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
 REDACTED = "<redacted>"
+# The password of any URL with credentials (postgresql://user:password@host/db), whether or
+# not it is a known secret.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@]*:)[^\s/?#@]+(@)")
 
 
 class RedactingFilter(logging.Filter):
@@ -29,7 +33,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<2>", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -38,8 +42,9 @@ class RedactingFilter(logging.Filter):
             record.msg, record.args = redacted, None
         if record.exc_info and record.exc_info[1] is not None:
             formatted = logging.Formatter().formatException(record.exc_info)
-            if any(secret in formatted for secret in self._secrets):
-                record.exc_text = self.redact(formatted)
+            redacted = self.redact(formatted)
+            if redacted != formatted:
+                record.exc_text = redacted
                 record.exc_info = None
                 record.msg = f"{record.msg}\n{record.exc_text}"
                 record.exc_text = None

@@ -85,6 +85,12 @@ class Metrics:
             "Seconds since the oldest pending delivery was queued; 0 when none is pending.",
             registry=registry,
         )
+        self.leader = Gauge(
+            "tagwire_leader",
+            "1 while this instance leads (sends, polls feeds and updates), 0 as a follower.",
+            ["instance"],
+            registry=registry,
+        )
         ProcessCollector(registry=registry)
         # Every known label set starts at 0, so that rates and alerts work from the first scrape.
         for kind in FailureKind:
@@ -126,9 +132,18 @@ class Metrics:
         if error_reason is not None:
             self.feed_errors.labels(reason=error_reason).inc()
 
-    def exposition(self, figures: OutboxFigures | None, now: float | None = None) -> bytes:
+    def exposition(
+        self,
+        figures: OutboxFigures | None,
+        now: float | None = None,
+        *,
+        instance: str = "",
+        leads: bool = True,
+    ) -> bytes:
         """The text format. `figures` are the outbox as just read from the database; without
         them (the database did not answer) the gauges keep their last values."""
+        self.leader.clear()
+        self.leader.labels(instance=instance).set(1 if leads else 0)
         if figures is not None:
             moment = time.time() if now is None else now
             self.outbox_pending.set(figures.pending)

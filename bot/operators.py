@@ -38,7 +38,8 @@ class HttpService:
 
 
 async def open_operators(application: TagwireApplication) -> None:
-    """post_init's share: open the feed poller, schedule it, give the admins their menu."""
+    """post_init's share: open the feed poller, give the admins their menu. The leader
+    schedules the polls (`schedule_feed_polls`)."""
     settings = application.bot_data.require_settings()
     services = application.bot_data.require()
     services.feeds = FeedPoller.open(
@@ -53,6 +54,11 @@ async def open_operators(application: TagwireApplication) -> None:
             for language in (DEFAULT_LANGUAGE, *LANGUAGES)
         }
         await register_admin_menu(application.bot, settings.admin_ids, menus)
+
+
+def schedule_feed_polls(application: TagwireApplication) -> None:
+    """The leader's share (bot/instance.py): poll the feeds every TAGWIRE_FEED_INTERVAL."""
+    settings = application.bot_data.require_settings()
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _poll_feeds,
@@ -92,7 +98,11 @@ async def start_http(application: TagwireApplication) -> HttpService | None:
         except WebhookError as exc:
             raise OperatorStartError(str(exc)) from None
     # Open requests get this many seconds to finish when the bot stops.
-    server = LocalServer(OperatorApi(application, webhook).app, grace=5.0)
+    server = LocalServer(
+        OperatorApi(application, webhook).app,
+        grace=5.0,
+        trusted_proxies=settings.trusted_proxies,
+    )
     try:
         await server.start(settings.http_host, settings.http_port)
     except OSError as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
-from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.url import DatabaseTarget, parse_database
 
 # A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
 # Test servers and older tokens vary in the secret's length, so allow 30 to 50.
@@ -16,6 +19,10 @@ _TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,50}$")
 # Telegram accepts 1-256 of these characters as a webhook secret token.
 _WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
+
+# A database password shorter than this is scrubbed from logs only where it stands in a URL:
+# scrubbing every "pw" of every line would make the logs unreadable.
+MIN_SCRUBBED_PASSWORD = 4
 
 # Telegram's ceiling for a bot that pays for broadcasts, in messages a second.
 PAID_BROADCAST_RATE = 1000.0
@@ -34,7 +41,10 @@ class Settings(BaseSettings):
     )
 
     bot_token: SecretStr | None = None
-    database: Path = Path("tagwire.db")
+    # A SQLite file (a path, or sqlite:///path) or postgresql://user:password@host:port/db;
+    # any other scheme:// is refused at start-up (storage/url.py).
+    # Not in repr(): a URL may hold a password.
+    database: str = Field(default="tagwire.db", repr=False)
     telegram_api_url: str = "https://api.telegram.org/bot"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     rate_limit: float = Field(default=25.0, gt=0, le=PAID_BROADCAST_RATE)
@@ -56,6 +66,25 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = None
     # Requests to /api/* one client address, and the token, may make a minute (429 beyond).
     api_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    instance_name: str = Field(
+        default="",
+        max_length=64,
+        description="This instance's name in /healthz, /metrics and `tagwire stats` "
+        "(default: host name and process id)",
+    )
+    leader_check_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Seconds between an instance's checks of the leader's lease: a follower "
+        "takes over within about two of these after the leader is gone",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For "
+        "names the client (for the API's per-address limit), comma-separated; "
+        "empty: the header is ignored and every request counts for its connection's address",
+    )
     feed_interval: float = Field(default=300.0, gt=0)
     feed_timeout: float = Field(default=20.0, gt=0, le=300)
     feed_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
@@ -75,6 +104,46 @@ class Settings(BaseSettings):
                     "must be Telegram user ids separated by commas, e.g. 12345,67890"
                 ) from None
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list | tuple | set | frozenset):
+            proxies = []
+            for part in value:
+                if not isinstance(part, str):
+                    raise ValueError("must be IP addresses or networks separated by commas")
+                if not part.strip():
+                    continue
+                try:
+                    network = ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part.strip()!r} is not an IP address or network; list the proxies' "
+                        "addresses separated by commas, e.g. 127.0.0.1,10.0.0.0/8"
+                    ) from None
+                # uvicorn reads 10.1.2.3/8 as no network at all: 10.0.0.0/8 is meant.
+                proxies.append(str(network) if "/" in part else part.strip())
+            return tuple(proxies)
+        return value
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _check_database(cls, value: object) -> object:
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        if isinstance(value, str):
+            # InvalidDatabaseUrl is a ValueError whose message never shows a password.
+            parse_database(value)
+            return value.strip()
+        return value
+
+    @property
+    def database_target(self) -> DatabaseTarget:
+        """Which database TAGWIRE_DATABASE names (a SQLite file or a PostgreSQL server)."""
+        return parse_database(self.database)
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -158,7 +227,16 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret among the settings, for the log filter to scrub."""
         values = [self.bot_token, self.ingest_token, self.webhook_secret]
-        return [value.get_secret_value() for value in values if value is not None]
+        found = [value.get_secret_value() for value in values if value is not None]
+        # The database password as written in the URL (percent-encoded) and as sent. (Any
+        # user:password@ in a URL is scrubbed anyway; see bot/logs.py.)
+        dsn = self.database_target.dsn
+        written = urlsplit(dsn).password if dsn is not None else None
+        if written:
+            found.extend(
+                sorted(p for p in {written, unquote(written)} if len(p) >= MIN_SCRUBBED_PASSWORD)
+            )
+        return found
 
 
 def load_settings(**overrides: object) -> Settings:

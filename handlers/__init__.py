@@ -66,7 +66,7 @@ def bot_commands(language: str = DEFAULT_LANGUAGE, *, for_admins: bool = False) 
 
 
 def register_handlers(application: TagwireApplication) -> None:
-    application.add_handler(TypeHandler(Update, chats.throttle), group=-2)
+    application.add_handler(TypeHandler(Update, chats.command_throttle(COMMANDS)), group=-2)
     application.add_handler(TypeHandler(Update, chats.record_chat), group=-1)
     application.add_handler(
         ChatMemberHandler(chats.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER)

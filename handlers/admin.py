@@ -8,6 +8,7 @@ unknown command.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from telegram.ext import CommandHandler, ExtBot, filters
 from bot.context import TagwireApplication, TagwireContext
 from bot.intake.feeds import display_url
 from bot.intake.ingest import records_of
+from bot.leadership import INSTANCES_WINDOW
 from bot.tags import split_tag_list
 from bot.texts.formatting import render_teaser
 from bot.texts.plain import MESSAGE_LIMIT, utf16_len
@@ -152,6 +154,7 @@ async def post(update: Update, context: TagwireContext) -> None:
 async def stats(update: Update, context: TagwireContext) -> None:
     language = await language_of(update, context)
     figures = await context.store.stats()
+    seen = await context.store.instances(since=time.time() - INSTANCES_WINDOW)
     delay = (
         f"{figures.last_delivery_delay:.1f} s"
         if figures.last_delivery_delay is not None
@@ -170,6 +173,10 @@ async def stats(update: Update, context: TagwireContext) -> None:
             failed=figures.deliveries_failed,
             sent=figures.deliveries_sent,
             delay=delay,
+            instances=", ".join(
+                f"{instance.name} ({plain('role_' + instance.role, language)})" for instance in seen
+            )
+            or "—",
         ),
     )
 

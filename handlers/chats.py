@@ -4,9 +4,11 @@ group-to-supergroup migration are recorded as they happen."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection, Coroutine
+from typing import Any
 
 from telegram import Update
-from telegram.constants import ChatMemberStatus
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import TagwireContext
@@ -18,10 +20,48 @@ from storage.base import StorageUnavailable
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
 
-async def throttle(update: Update, context: TagwireContext) -> None:
-    """Stop here when one user sends more than their share of commands and taps."""
+def counts_against_throttle(
+    update: Update, bot_username: str | None, commands: Collection[str]
+) -> bool:
+    """Whether the bot answers this update, so that it counts among the user's commands:
+    a tap, any text in a private chat, and in a group a command of this bot (one of
+    `commands`, or any addressed to it by name). A group's conversation, and commands meant
+    for other bots, are not the bot's business."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    if message is None or message.text is None:
+        return False
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    if not message.text.startswith("/"):
+        return False
+    words = message.text[1:].split(maxsplit=1)
+    if not words or message.text[1].isspace():
+        return False
+    name, _, addressee = words[0].partition("@")
+    if addressee:
+        return addressee.casefold() == (bot_username or "").casefold()
+    return name.lower() in commands
+
+
+UpdateCallback = Callable[[Update, TagwireContext], Coroutine[Any, Any, None]]
+
+
+def command_throttle(commands: Collection[str]) -> UpdateCallback:
+    """The handler that stops a user who sends more than their share of commands and taps;
+    `commands` are the names a bare `/name` in a group may mean."""
+    known = frozenset(commands)
+
+    async def throttle(update: Update, context: TagwireContext) -> None:
+        await _throttle(update, context, known)
+
+    return throttle
+
+
+async def _throttle(update: Update, context: TagwireContext, commands: Collection[str]) -> None:
     user = update.effective_user
-    if user is None or (update.message is None and update.callback_query is None):
+    if user is None or not counts_against_throttle(update, context.bot.username, commands):
         return
     verdict = context.throttle.check(user.id, time.monotonic())
     if verdict.allowed:

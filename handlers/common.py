@@ -18,10 +18,14 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.context import TagwireContext
 from bot.delivery.sender import post_message
+from bot.texts.cut import cut_html
+from bot.texts.plain import cut_at_word
 
 logger = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Telegram's limit for the text a tap is answered with (a toast or an alert), in characters.
+ALERT_LIMIT = 200
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 
 
@@ -78,7 +82,8 @@ async def reply(
         return
     values: dict[str, object] = {
         "chat_id": message.chat_id,
-        "text": text,
+        # Whatever a reply quotes or lists, it fits in one message (Telegram refuses more).
+        "text": cut_html(text),
         "parse_mode": ParseMode.HTML.value,
         "link_preview_options": {"is_disabled": True},
     }
@@ -95,12 +100,18 @@ async def reply(
     await post_message(message.get_bot(), values, reply=True)
 
 
+def alert(text: str) -> str:
+    """A tap's answer within Telegram's limit, whatever name it quotes (a channel's title
+    may take 128 characters)."""
+    return cut_at_word(text, ALERT_LIMIT)
+
+
 async def edit(
     query: CallbackQuery, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
 ) -> None:
     try:
         await query.edit_message_text(
-            text,
+            cut_html(text),
             parse_mode=ParseMode.HTML,
             reply_markup=reply_markup,
             link_preview_options=NO_PREVIEW,
@@ -127,20 +138,24 @@ def _nothing_to_redraw(error: BadRequest) -> bool:
     return any(marker in error.message.lower() for marker in _NOTHING_TO_REDRAW)
 
 
-def is_group(chat: Chat | None) -> bool:
-    return chat is not None and chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
+def admins_only(chat: Chat | None) -> str:
+    """The key of the answer to a tap by someone who may not change this chat."""
+    if chat is not None and chat.type == ChatType.CHANNEL:
+        return "button_channel_admins_only"
+    return "button_admins_only"
 
 
 async def may_change_subscriptions(update: Update, context: TagwireContext) -> bool:
-    """Anyone in a private chat; in a group, only its administrators (anonymous ones too)."""
+    """Anyone in a private chat; in a group, only its administrators (anonymous ones too);
+    in a channel (a button under one of its posts), only its administrators."""
     chat = update.effective_chat
-    if not is_group(chat):
+    if chat is None or chat.type == ChatType.PRIVATE:
         return True
-    assert chat is not None
     message = update.effective_message
-    if message is not None and message.sender_chat is not None:
-        # An anonymous admin writes as the group itself.
-        return message.sender_chat.id == chat.id
+    if update.callback_query is None and message is not None and message.sender_chat is not None:
+        # An anonymous admin writes as the group itself. (A tap's message is the one the
+        # button is under, whoever sent it: it says nothing about who tapped.)
+        return chat.type != ChatType.CHANNEL and message.sender_chat.id == chat.id
     user = update.effective_user
     if user is None:
         return False

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.context import TagwireContext
+from bot.texts.plain import cut_at_word
 from bot.texts.replies import render
 from handlers.common import language_of, reply
 
@@ -23,7 +24,10 @@ async def unknown_command(update: Update, context: TagwireContext) -> None:
         # In a group, a bare /command may be meant for another bot.
         return
     await reply(
-        update, render("unknown_command", await language_of(update, context), command=name[:64])
+        update,
+        render(
+            "unknown_command", await language_of(update, context), command=cut_at_word(name, 64)
+        ),
     )
 
 

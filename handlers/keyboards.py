@@ -9,11 +9,15 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from storage.models import Tag
+from storage.models import Follow, Tag
 
 FOLLOWED_MARK = "✓ "
 UNFOLLOW_MARK = "✕ "
+WORDS_MARK = "✎ "
+CLEAR_WORDS_MARK = "⌫ "
 _PER_ROW = 2
+# Telegram refuses an inline keyboard of more than 100 buttons.
+MAX_BUTTONS = 100
 
 
 class View(enum.StrEnum):
@@ -28,6 +32,9 @@ class Action(enum.StrEnum):
     FOLLOW = "follow"
     UNFOLLOW = "unfollow"
     LATEST = "latest"
+    # The words inside a follow: how to change them, or clear them.
+    WORDS = "words"
+    CLEAR_WORDS = "clear"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,8 @@ class ButtonData:
 
 
 _DATA = re.compile(
-    r"^([tfs]):(follow|unfollow|latest):([1-9][0-9]{0,17})(?:@(-[1-9][0-9]{0,17}))?$"
+    r"^([tfs]):(follow|unfollow|latest|words|clear):([1-9][0-9]{0,17})"
+    r"(?:@(-[1-9][0-9]{0,17}))?$"
 )
 
 
@@ -99,6 +107,38 @@ def unfollow_keyboard(tags: Sequence[Tag], channel_id: int | None = None) -> Inl
         for tag in tags
     ]
     return InlineKeyboardMarkup(_rows(buttons))
+
+
+def following_keyboard(
+    follows: Sequence[Follow], channel_id: int | None = None
+) -> InlineKeyboardMarkup:
+    """A row per follow: unfollow it, change its words, and clear them when it has some.
+
+    Unfollow buttons come first for every follow; word buttons are left out past Telegram's
+    limit on buttons (a chat following close to 100 tags)."""
+    budget = MAX_BUTTONS - len(follows)
+    rows: list[list[InlineKeyboardButton]] = []
+    for follow in follows:
+        tag = follow.tag
+        row = [
+            InlineKeyboardButton(
+                UNFOLLOW_MARK + tag.name,
+                callback_data=ButtonData(
+                    View.FOLLOWING, Action.UNFOLLOW, tag.id, channel_id
+                ).encode(),
+            )
+        ]
+        actions = [(WORDS_MARK, Action.WORDS)]
+        if follow.words:
+            actions.append((CLEAR_WORDS_MARK, Action.CLEAR_WORDS))
+        for mark, action in actions:
+            if budget <= 0:
+                break
+            budget -= 1
+            data = ButtonData(View.FOLLOWING, action, tag.id, channel_id)
+            row.append(InlineKeyboardButton(mark + tag.name, callback_data=data.encode()))
+        rows.append(row)
+    return InlineKeyboardMarkup(rows)
 
 
 def suggestion_keyboard(tags: Sequence[Tag], action: Action) -> InlineKeyboardMarkup | None:

@@ -9,6 +9,7 @@ from telegram import Update
 from bot.context import TagwireContext
 from bot.errors import InvalidTag, UnknownTag
 from bot.texts.formatting import render_article_list
+from bot.texts.plain import cut_at_word
 from bot.texts.replies import Html, bold, join_html, plain, render
 from handlers.common import Target, command_argument, language_of, reply, target_of
 from handlers.keyboards import Action, suggestion_keyboard
@@ -16,6 +17,9 @@ from storage.models import Tag
 
 DEFAULT_COUNT = 5
 MAX_COUNT = 20
+# Characters of what the user typed that an answer quotes back.
+QUOTED_COUNT = 30
+QUOTED_TAG = 60
 _NUMBER_LIKE = re.compile(r"^[-+]?\d+(?:[.,]\d*)?$|^[-+]?\d*[.,]\d+$")
 
 
@@ -47,7 +51,15 @@ async def latest(update: Update, context: TagwireContext) -> None:
     tag_text, raw_count = split_count(command_argument(update))
     count = parse_count(raw_count)
     if count is None:
-        await reply(update, render("latest_bad_count", language, raw=raw_count, max=MAX_COUNT))
+        await reply(
+            update,
+            render(
+                "latest_bad_count",
+                language,
+                raw=cut_at_word(raw_count or "", QUOTED_COUNT),
+                max=MAX_COUNT,
+            ),
+        )
         return
     if not tag_text:
         target = target_of(update)
@@ -59,7 +71,12 @@ async def latest(update: Update, context: TagwireContext) -> None:
     except InvalidTag as exc:
         await reply(
             update,
-            render("invalid_tag", language, raw=tag_text[:60], reason=plain(exc.key, language)),
+            render(
+                "invalid_tag",
+                language,
+                raw=cut_at_word(tag_text, QUOTED_TAG),
+                reason=plain(exc.key, language),
+            ),
         )
         return
     except UnknownTag as unknown:
@@ -115,7 +132,10 @@ async def _was_bad_count(update: Update, context: TagwireContext, tag_text: str)
     await reply(
         update,
         render(
-            "latest_bad_count", await language_of(update, context), raw=parts[1][:30], max=MAX_COUNT
+            "latest_bad_count",
+            await language_of(update, context),
+            raw=cut_at_word(parts[1], QUOTED_COUNT),
+            max=MAX_COUNT,
         ),
     )
     return True

@@ -16,6 +16,8 @@ from handlers.targets import chat_scope, under_channel
 
 MAX_MUTED_WORDS = 50
 MAX_WORD_LENGTH = 64
+# Rejected words quoted each on a line of their own; the rest are counted.
+MAX_REJECTED_SHOWN = 5
 
 
 def parse_words(text: str) -> tuple[list[str], list[str]]:
@@ -68,8 +70,13 @@ async def mute(update: Update, context: TagwireContext) -> None:
                     "muted_limit", language, limit=MAX_MUTED_WORDS, words=_listing(over, language)
                 )
             )
-    for raw in rejected:
+    for raw in rejected[:MAX_REJECTED_SHOWN]:
         lines.append(render("mute_invalid", language, raw=raw, limit=MAX_WORD_LENGTH))
+    if len(rejected) > MAX_REJECTED_SHOWN:
+        lines.append(render("more_count", language, count=len(rejected) - MAX_REJECTED_SHOWN))
+    if not lines:
+        # Only control characters or separators: nothing to mute and nothing to reject.
+        lines.append(render("mute_usage", language, limit=MAX_MUTED_WORDS))
     await reply(update, under_channel(Html("\n\n".join(lines)), scope.channel, language))
 
 

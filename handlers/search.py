@@ -8,14 +8,18 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TagwireContext
-from bot.search import to_full_text_query
+from bot.search import SearchTooCostly, to_full_text_query
 from bot.texts.formatting import render_article_list
 from bot.texts.plain import cut_at_word
 from bot.texts.replies import plain, render
 from handlers.common import command_argument, edit, language_of, reply
-from storage.base import InvalidSearch
+from storage.base import InvalidSearch, SearchTooSlow
 
 PAGE_SIZE = 10
+# "More" pages through the first 200 results; a button carrying a later offset is forged (a
+# far offset costs the store as much as reading every result before it).
+MAX_RESULTS = 200
+_LAST_OFFSET = MAX_RESULTS - PAGE_SIZE
 _MORE = re.compile(r"^more:([1-9][0-9]{0,17}):([0-9]{1,6})$")
 
 
@@ -30,7 +34,7 @@ def _page_keyboard(
                 plain("search_back", language), callback_data=f"more:{search_id}:{previous}"
             )
         )
-    if has_more:
+    if has_more and offset + PAGE_SIZE <= _LAST_OFFSET:
         buttons.append(
             InlineKeyboardButton(
                 plain("search_more", language),
@@ -53,7 +57,10 @@ async def _page(
     text = render_article_list(
         heading, articles[:PAGE_SIZE], more_note=plain("latest_more", language, n="{n}")
     )
-    return text, len(articles) > PAGE_SIZE
+    has_more = len(articles) > PAGE_SIZE
+    if has_more and offset + PAGE_SIZE > _LAST_OFFSET:
+        text += "\n\n" + render("search_results_cap", language, max=MAX_RESULTS)
+    return text, has_more
 
 
 async def search(update: Update, context: TagwireContext) -> None:
@@ -67,8 +74,14 @@ async def search(update: Update, context: TagwireContext) -> None:
         return
     try:
         page = await _page(context, query, 0, language)
+    except SearchTooCostly as exc:
+        await reply(update, render(exc.key, language, **exc.values))
+        return
     except InvalidSearch as exc:
         await reply(update, render("search_invalid", language, reason=str(exc)[:200]))
+        return
+    except SearchTooSlow:
+        await reply(update, render("search_too_slow", language))
         return
     if page is None:
         await reply(update, render("search_none", language, query=cut_at_word(query, 60)))
@@ -91,10 +104,18 @@ async def search_page(update: Update, context: TagwireContext) -> None:
         await callback.answer(plain("button_expired", language), show_alert=True)
         return
     offset = int(match[2])
+    if offset > _LAST_OFFSET:
+        await callback.answer(
+            plain("search_results_cap", language, max=MAX_RESULTS), show_alert=True
+        )
+        return
     try:
         page = await _page(context, saved[1], offset, language)
     except InvalidSearch:
         page = None
+    except SearchTooSlow:
+        await callback.answer(plain("search_too_slow", language), show_alert=True)
+        return
     if page is None:
         await callback.answer(plain("search_no_more", language))
         return

@@ -18,8 +18,17 @@ from bot.delivery.schedule import (
     parse_timezone,
     zone,
 )
+from bot.texts.plain import cut_at_word
 from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES, Html, plain, render
-from handlers.common import command_argument, edit, language_of, may_change_subscriptions, reply
+from handlers.common import (
+    admins_only,
+    alert,
+    command_argument,
+    edit,
+    language_of,
+    may_change_subscriptions,
+    reply,
+)
 from handlers.targets import (
     ChannelRefused,
     ChatScope,
@@ -31,11 +40,13 @@ from handlers.targets import (
 from storage.models import ChatSettings, DeliveryMode
 
 SELECTED = "✓ "
+# Characters of a bad argument an answer quotes back.
+QUOTED = 60
 # Quiet hours offered as buttons, in minutes after midnight; /quiet sets any other range.
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
 # The channel's id ends the data of a button that changes a channel's settings.
 _SETTING = re.compile(
-    r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})(?::(-\d{1,19}))?$"
+    r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})(?::(-[1-9][0-9]{0,17}))?$"
 )
 
 
@@ -192,7 +203,7 @@ async def _button_target(
         if chat is None:
             return None
         if not await may_change_subscriptions(update, context):
-            await query.answer(plain("button_admins_only", language), show_alert=True)
+            await query.answer(plain(admins_only(chat), language), show_alert=True)
             return None
         return ChatScope(chat.id)
     known = await context.store.get_chat(int(channel_id))
@@ -201,9 +212,11 @@ async def _button_target(
         # Asked again at every tap: the user may have stopped administering the channel.
         channel = await channel_for(context, int(channel_id), update)
     except ChannelRefused as refused:
-        # Telegram no longer tells the bot the channel's name; the one it had is clearer.
-        name = label if refused.channel == channel_id else refused.channel
-        await query.answer(plain(refused.key, language, channel=name), show_alert=True)
+        # Telegram no longer tells the bot the channel's @name; the one it had is clearer.
+        # Never its title: whoever tapped may never have administered it.
+        public = f"@{known.username}" if known and known.username else channel_id
+        name = public if refused.channel == channel_id else refused.channel
+        await query.answer(alert(plain(refused.key, language, channel=name)), show_alert=True)
         return None
     return ChatScope(channel, label)
 
@@ -253,7 +266,10 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
         await reply(
             update,
             render(
-                "timezone_invalid", language, raw=argument[:60], reason=plain(exc.key, language)
+                "timezone_invalid",
+                language,
+                raw=cut_at_word(argument, QUOTED),
+                reason=plain(exc.key, language),
             ),
         )
         return
@@ -282,7 +298,12 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
     except ScheduleError as exc:
         await reply(
             update,
-            render("quiet_invalid", language, raw=argument[:60], reason=plain(exc.key, language)),
+            render(
+                "quiet_invalid",
+                language,
+                raw=cut_at_word(argument, QUOTED),
+                reason=plain(exc.key, language),
+            ),
         )
         return
     start, end = hours if hours else (None, None)

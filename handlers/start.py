@@ -8,7 +8,7 @@ from bot.context import TagwireContext
 from bot.tags import tag_from_deep_link
 from bot.texts.replies import Html, render
 from handlers.common import command_argument, language_of, may_change_subscriptions, reply
-from handlers.follow import describe_follow
+from handlers.follow import describe_follow, taste, with_taste
 
 
 async def start(update: Update, context: TagwireContext) -> None:
@@ -28,11 +28,12 @@ async def start(update: Update, context: TagwireContext) -> None:
     if not await may_change_subscriptions(update, context):
         await reply(update, Html(welcome + "\n\n" + render("group_admins_only", language)))
         return
-    report = await context.following.follow(chat.id, tag)
+    report = await context.following.follow(chat.id, tag, with_words=False)
     text, keyboard = describe_follow(
         report, language, context.bot.username, context.following.max_tags
     )
-    await reply(update, Html(welcome + "\n\n" + text), reply_markup=keyboard)
+    tasted = await taste(context.store, report, language)
+    await reply(update, with_taste(Html(welcome + "\n\n" + text), tasted), reply_markup=keyboard)
 
 
 async def help_command(update: Update, context: TagwireContext) -> None:

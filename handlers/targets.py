@@ -98,23 +98,31 @@ async def chat_scope(
 async def channel_for(context: TagwireContext, channel: str | int, update: Update) -> int:
     """The id of a channel that both the user and the bot administer, recorded as a chat."""
     user = update.effective_user
-    label = channel if isinstance(channel, str) else str(channel)
+    # What the user named it by: the @name they typed, or the id a button carried.
+    given = channel if isinstance(channel, str) else str(channel)
     if user is None:
-        raise ChannelRefused("channel_not_admin", label)
+        raise ChannelRefused("channel_not_admin", given)
     try:
         chat = await context.bot.get_chat(channel)
     except (BadRequest, Forbidden):
-        raise ChannelRefused("channel_not_found", label) from None
+        raise ChannelRefused("channel_not_found", given) from None
+    # Until the user is known to administer it, a chat is named only as publicly as it is
+    # known: by its @name, never by the title of a private one (a forged button carries any
+    # id it likes).
+    public = f"@{chat.username}" if chat.username else given
     if chat.type != ChatType.CHANNEL:
-        raise ChannelRefused("channel_not_channel", label)
-    label = chat_label(chat.username, chat.title, label)
+        raise ChannelRefused("channel_not_channel", public)
     try:
         member = await context.bot.get_chat_member(chat.id, user.id)
+    except (BadRequest, Forbidden):
+        raise ChannelRefused("channel_bot_not_admin", public) from None
+    if member.status not in _ADMINS:
+        raise ChannelRefused("channel_not_admin", public)
+    label = chat_label(chat.username, chat.title, given)
+    try:
         me = await context.bot.get_chat_member(chat.id, context.bot.id)
     except (BadRequest, Forbidden):
         raise ChannelRefused("channel_bot_not_admin", label) from None
-    if member.status not in _ADMINS:
-        raise ChannelRefused("channel_not_admin", label)
     if me.status not in _ADMINS or getattr(me, "can_post_messages", True) is False:
         raise ChannelRefused("channel_bot_not_admin", label)
     await context.chats.seen(chat.id, ChatType.CHANNEL, chat.title, chat.username)

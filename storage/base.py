@@ -1,9 +1,10 @@
-"""The storage interface the rest of tagwire uses; SQLite implements it, PostgreSQL can too."""
+"""The storage interface the rest of tagwire uses: SQLite (storage/sqlite.py) and PostgreSQL
+(storage/postgres.py) implement it, and tests/storage holds both to one contract."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from storage.models import (
     Article,
@@ -12,8 +13,10 @@ from storage.models import (
     ChatSettings,
     DeliveryUpdate,
     Feed,
+    Follow,
     FollowResult,
     IngestResult,
+    InstanceSeen,
     NewArticle,
     OutboxFigures,
     PendingDelivery,
@@ -21,16 +24,29 @@ from storage.models import (
     Tag,
     TagActivity,
 )
+from storage.words import FollowWords
+
+# How long an instance that stopped recording itself is remembered (seconds).
+INSTANCE_MEMORY = 24 * 3600
+# How long one search may take, its wait for a turn included (seconds); past it the search is
+# stopped and SearchTooSlow raised. An ordinary search takes milliseconds.
+SEARCH_TIME_LIMIT = 2.0
 
 
 class StorageUnavailable(Exception):
     """The database cannot be opened, read or written just now (disk full, locked past the
-    busy timeout, an I/O error); the message says why, in one line. Nothing of the operation
+    busy timeout, an I/O error, a PostgreSQL server unreachable or restarting); the message
+    says why, in one line. Nothing of the operation
     that raised it was stored: it may be retried as it is."""
 
 
 class InvalidSearch(ValueError):
     """A search query the full-text engine cannot parse."""
+
+
+class SearchTooSlow(Exception):
+    """A search that did not finish within the store's `search_time_limit` (its wait for a
+    turn included) and was stopped; nothing is wrong with the database."""
 
 
 class Store(ABC):
@@ -39,6 +55,9 @@ class Store(ABC):
     Every method is one transaction. Times are Unix seconds (UTC) and are passed in where the
     result depends on them, so that tests control the clock.
     """
+
+    # Of each store, so that a test can shorten it.
+    search_time_limit: float = SEARCH_TIME_LIMIT
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -50,6 +69,23 @@ class Store(ABC):
     async def write_problem(self) -> str | None:
         """None when the database takes writes; otherwise why the last one failed, checked
         again with a small write (so that space coming back is noticed)."""
+        return None
+
+    # Instances: several `tagwire run` on one database (bot/instance.py)
+
+    @abstractmethod
+    async def record_instance(self, name: str, role: str, *, started_at: float, now: float) -> None:
+        """Note that instance `name` runs with `role` at `now`; rows of instances not seen
+        for a day are removed meanwhile."""
+
+    @abstractmethod
+    async def instances(self, since: float) -> list[InstanceSeen]:
+        """The instances seen at or after `since`, leader first, then by name."""
+
+    async def watch_outbox(self, wake: Callable[[], None] | None) -> None:
+        """Call `wake` whenever any process queues deliveries; None stops. By default
+        nothing: with SQLite one process sends, and its engine finds what another process
+        (`tagwire push`) queued at its next poll of the outbox."""
         return None
 
     # Chats
@@ -102,19 +138,37 @@ class Store(ABC):
         max_tags: int,
         now: float,
         thread_id: int = 0,
+        words: FollowWords | None = None,
     ) -> list[FollowResult]:
         """Follow (name, key) tags, creating unknown ones; never more than `max_tags` per chat
-        (per forum topic: `thread_id`, 0 for the chat itself)."""
+        (per forum topic: `thread_id`, 0 for the chat itself). With `words`, those become the
+        words of each tag followed, or already followed (replacing what it had). A name past
+        the limit creates nothing: its result (LIMIT) has a Tag of id 0 when it was unknown."""
 
     @abstractmethod
     async def unfollow(self, chat_id: int, tag_ids: Sequence[int], thread_id: int = 0) -> list[Tag]:
-        """Stop following; returns the tags that were followed."""
+        """Stop following; returns the tags that were followed. A tag left with no story and
+        no follower is removed (on SQLite the newest one stays until a newer one exists, so
+        that no tag id, which old buttons carry, is ever given to a second tag)."""
 
     @abstractmethod
-    async def unfollow_all(self, chat_id: int, thread_id: int = 0) -> int: ...
+    async def unfollow_all(self, chat_id: int, thread_id: int = 0) -> int:
+        """Stop following every tag; how many were followed. Unused tags go as in unfollow."""
 
     @abstractmethod
     async def followed_tags(self, chat_id: int, thread_id: int = 0) -> list[Tag]: ...
+
+    @abstractmethod
+    async def follows(self, chat_id: int, thread_id: int = 0) -> list[Follow]:
+        """The chat's (or forum topic's) follows with their words, in the order of
+        `followed_tags`."""
+
+    @abstractmethod
+    async def set_follow_words(
+        self, chat_id: int, tag_id: int, words: FollowWords, thread_id: int = 0
+    ) -> bool:
+        """Replace the words of a follow (empty words clear them); False when the chat does
+        not follow the tag."""
 
     # Stories
 
@@ -123,7 +177,9 @@ class Store(ABC):
         self, articles: Sequence[NewArticle], *, notify: bool, now: float
     ) -> list[IngestResult]:
         """Store new stories (a known URL is a duplicate and changes nothing) and, with
-        `notify`, queue one delivery per following chat in the same transaction."""
+        `notify`, queue one delivery per following chat in the same transaction: a chat
+        gets a story once when any of its follows of the story's tags lets it through (its
+        words, storage/words.py)."""
 
     @abstractmethod
     async def latest_articles(self, tag_id: int, limit: int) -> list[Article]: ...
@@ -136,7 +192,9 @@ class Store(ABC):
     async def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
         """Stories whose title or teaser match `query` (full-text syntax: words, "phrases",
         OR, NOT), best match first and newest first among equals; InvalidSearch when the
-        query cannot be parsed."""
+        query cannot be parsed, SearchTooSlow when it has not finished within
+        `search_time_limit` (waiting for a turn included: searches take turns, so that they
+        never hold up the other reads)."""
 
     @abstractmethod
     async def save_search(self, chat_id: int, query: str, now: float) -> int:

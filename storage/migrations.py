@@ -254,14 +254,51 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "0004_instances",
+        (
+            # Each `tagwire run` records itself every second or so: /stats lists them, and a
+            # new leader knows when the previous one last sent.
+            """
+            CREATE TABLE instances (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                started_at REAL NOT NULL,
+                seen_at REAL NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        "0005_follow_words",
+        (
+            # Words inside a follow (storage/words.py): JSON arrays of folded words, NULL when
+            # none, so that the fan-out of the follows without words stays one INSERT … SELECT
+            # over this partial index, and those with words are found by the other one.
+            "ALTER TABLE subscriptions ADD COLUMN only_words TEXT",
+            "ALTER TABLE subscriptions ADD COLUMN skip_words TEXT",
+            """
+            CREATE INDEX subscriptions_plain_by_tag ON subscriptions (tag_id, chat_id, thread_id)
+            WHERE only_words IS NULL AND skip_words IS NULL
+            """,
+            """
+            CREATE INDEX subscriptions_worded_by_tag ON subscriptions (tag_id)
+            WHERE only_words IS NOT NULL OR skip_words IS NOT NULL
+            """,
+        ),
+    ),
+)
+
+
+# Which migrations a database has seen (storage/backup.py checks a backup's against it too).
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 )
 
 
 async def apply_migrations(db: aiosqlite.Connection) -> list[str]:
     """Apply the migrations this database has not seen; returns the names applied."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-    )
+    await db.execute(MIGRATIONS_TABLE)
     async with db.execute("SELECT name FROM migrations") as cursor:
         done = {row[0] for row in await cursor.fetchall()}
     known = {migration.name for migration in MIGRATIONS}

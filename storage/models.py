@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from storage.words import FollowWords
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,14 @@ class FollowResult:
     outcome: FollowOutcome
 
 
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """A tag a chat (or forum topic) follows, with the words that narrow it (storage/words.py)."""
+
+    tag: Tag
+    words: FollowWords = field(default_factory=FollowWords)
+
+
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -191,3 +201,14 @@ class OutboxFigures:
 
     pending: int
     oldest_pending_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSeen:
+    """A `tagwire run` process as it last recorded itself: its name, its role ("leader" or
+    "follower"), when it started and when it was last seen (Unix seconds)."""
+
+    name: str
+    role: str
+    started_at: float
+    seen_at: float

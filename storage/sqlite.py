@@ -17,7 +17,13 @@ from typing import Any
 
 import aiosqlite
 
-from storage.base import InvalidSearch, StorageUnavailable, Store
+from storage.base import (
+    INSTANCE_MEMORY,
+    InvalidSearch,
+    SearchTooSlow,
+    StorageUnavailable,
+    Store,
+)
 from storage.migrations import apply_migrations
 from storage.models import (
     Article,
@@ -27,17 +33,21 @@ from storage.models import (
     DeliveryMode,
     DeliveryStatus,
     DeliveryUpdate,
+    Follow,
     FollowOutcome,
     FollowResult,
     IngestResult,
     IngestStatus,
+    InstanceSeen,
     NewArticle,
     PendingDelivery,
     Stats,
     Tag,
     TagActivity,
 )
+from storage.private import create_private
 from storage.sqlite_operators import SqliteOperatorsMixin
+from storage.words import FollowWords, StoryText
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +63,19 @@ _ARTICLE_ROWS_PER_INSERT = 4_000 if sqlite3.sqlite_version_info >= (3, 32, 0) el
 # locked past the busy timeout, read-only, an I/O error (a write past RLIMIT_FSIZE is one),
 # full, cannot be opened, a locking protocol error.
 _UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
+# A statement stopped by its progress handler (a search past its time limit).
+_INTERRUPTED = 9
+# A search checks its clock every this many steps of SQLite's virtual machine (well under a
+# millisecond each time).
+_SEARCH_PROGRESS_STEPS = 1_000
 
 _TAG_COLUMNS = "t.id, t.name, t.key, t.story_count, t.follower_count"
+# A tag nobody follows and no story has (the counters are kept exact in each transaction; the
+# story rows are checked too, since they reference the tag).
+_UNUSED = (
+    "story_count = 0 AND follower_count = 0 "
+    "AND NOT EXISTS (SELECT 1 FROM article_tags at WHERE at.tag_id = tags.id)"
+)
 # Each story's tag names come in the same row (a JSON array in the order the story lists them):
 # one trip to the reader's thread per list of stories, where a second query for the tags took
 # two, queued behind every other reader's.
@@ -67,6 +88,21 @@ _ARTICLE_COLUMNS = (
 
 def _json_list(values: Iterable[object]) -> str:
     return json.dumps(list(values))
+
+
+def _words_column(words: Sequence[str]) -> str | None:
+    """A follow's words as stored: a JSON array, NULL when there are none."""
+    return json.dumps(list(words), ensure_ascii=False) if words else None
+
+
+def _words(only: str | None, skip: str | None) -> FollowWords:
+    return FollowWords(
+        tuple(json.loads(only)) if only else (), tuple(json.loads(skip)) if skip else ()
+    )
+
+
+def _words_pair(only: str | None, skip: str | None) -> tuple[list[str], list[str]]:
+    return (json.loads(only) if only else [], json.loads(skip) if skip else [])
 
 
 def _tag(row: sqlite3.Row | tuple[Any, ...]) -> Tag:
@@ -92,10 +128,36 @@ def _timestamp(moment: datetime) -> float:
     return moment.timestamp()
 
 
+class _SearchClock:
+    """When the statement running on the search connection must stop (`time.monotonic()`),
+    None while no search runs; SQLite's progress handler asks it, in the connection's thread."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+
+    def stop(self) -> int:
+        deadline = self.deadline
+        return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+
 class SqliteStore(SqliteOperatorsMixin, Store):
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        searcher: aiosqlite.Connection | None = None,
+    ) -> None:
         self._writer = writer
         self._reader = reader
+        # Searches have a connection of their own and take turns on it, so that a costly one
+        # never holds up the other reads (each statement of a connection waits for the one
+        # before). An in-memory database has one connection for everything.
+        self._searcher = searcher if searcher is not None else reader
+        self._search_turn = asyncio.Lock()
+        self._search_clock = _SearchClock()
+        self._search_clock_set = False
         self._write_lock = asyncio.Lock()
         # Why the last write failed, until one succeeds again.
         self._write_failure: str | None = None
@@ -112,6 +174,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         in_memory = str(path) == ":memory:"
         if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Made by tagwire, before SQLite would make it with the umask's mode.
+            create_private(Path(path))
             # aiosqlite leaves its thread behind when a connection fails to open, so find out
             # first, with a plain connection, whether the file can be opened at all.
             await asyncio.to_thread(_probe, path)
@@ -123,7 +187,16 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, reader)
+        if in_memory:
+            return cls(writer, reader)
+        try:
+            searcher = await cls._connect(path)
+            await searcher.execute("PRAGMA query_only = 1")
+        except BaseException:
+            await reader.close()
+            await writer.close()
+            raise
+        return cls(writer, reader, searcher)
 
     @staticmethod
     async def _connect(path: Path | str) -> aiosqlite.Connection:
@@ -141,6 +214,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         return db
 
     async def close(self) -> None:
+        if self._searcher is not self._reader and self._searcher is not self._writer:
+            await self._searcher.close()
         if self._reader is not self._writer:
             await self._reader.close()
         await self._writer.close()
@@ -293,8 +368,10 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 return
             await db.execute(
                 """
-                INSERT OR IGNORE INTO subscriptions (chat_id, thread_id, tag_id, created_at)
-                SELECT ?, thread_id, tag_id, created_at FROM subscriptions WHERE chat_id = ?
+                INSERT OR IGNORE INTO subscriptions
+                    (chat_id, thread_id, tag_id, created_at, only_words, skip_words)
+                SELECT ?, thread_id, tag_id, created_at, only_words, skip_words
+                FROM subscriptions WHERE chat_id = ?
                 """,
                 (new_chat_id, old_chat_id),
             )
@@ -375,8 +452,11 @@ class SqliteStore(SqliteOperatorsMixin, Store):
         max_tags: int,
         now: float,
         thread_id: int = 0,
+        words: FollowWords | None = None,
     ) -> list[FollowResult]:
         results: list[FollowResult] = []
+        only = _words_column(words.only) if words is not None else None
+        skip = _words_column(words.skip) if words is not None else None
         async with self._transaction() as db:
             async with db.execute(
                 "SELECT COUNT(*) FROM subscriptions WHERE chat_id = ? AND thread_id = ?",
@@ -385,32 +465,31 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 row = await cursor.fetchone()
             count = row[0] if row else 0
             for name, key in tags:
-                await db.execute(
-                    "INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (key) DO NOTHING",
-                    (key, name, now),
-                )
-                async with db.execute(
-                    f"""
-                    SELECT {_TAG_COLUMNS}, s.chat_id FROM tags t
-                    LEFT JOIN subscriptions s
-                        ON s.tag_id = t.id AND s.chat_id = ? AND s.thread_id = ?
-                    WHERE t.key = ?
-                    """,
-                    (chat_id, thread_id, key),
-                ) as cursor:
-                    tag_row = await cursor.fetchone()
+                tag_row = await self._tag_with_subscription(db, chat_id, thread_id, key)
+                if tag_row is None:
+                    if count >= max_tags:
+                        # Past the limit a new name creates nothing: it is only named back.
+                        results.append(FollowResult(Tag(0, name, key, 0, 0), FollowOutcome.LIMIT))
+                        continue
+                    await self._create_tag(db, name, key, now)
+                    tag_row = await self._tag_with_subscription(db, chat_id, thread_id, key)
                 assert tag_row is not None
                 tag = _tag(tag_row)
                 if tag_row[5] is not None:
+                    if words is not None:
+                        await db.execute(
+                            "UPDATE subscriptions SET only_words = ?, skip_words = ? "
+                            "WHERE chat_id = ? AND thread_id = ? AND tag_id = ?",
+                            (only, skip, chat_id, thread_id, tag.id),
+                        )
                     results.append(FollowResult(tag, FollowOutcome.ALREADY))
                 elif count >= max_tags:
                     results.append(FollowResult(tag, FollowOutcome.LIMIT))
                 else:
                     await db.execute(
-                        "INSERT INTO subscriptions (chat_id, thread_id, tag_id, created_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (chat_id, thread_id, tag.id, now),
+                        "INSERT INTO subscriptions (chat_id, thread_id, tag_id, created_at, "
+                        "only_words, skip_words) VALUES (?, ?, ?, ?, ?, ?)",
+                        (chat_id, thread_id, tag.id, now, only, skip),
                     )
                     count += 1
                     followed = Tag(
@@ -422,6 +501,52 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                     )
                     results.append(FollowResult(followed, FollowOutcome.FOLLOWED))
         return results
+
+    @staticmethod
+    async def _tag_with_subscription(
+        db: aiosqlite.Connection, chat_id: int, thread_id: int, key: str
+    ) -> sqlite3.Row | None:
+        async with db.execute(
+            f"""
+            SELECT {_TAG_COLUMNS}, s.chat_id FROM tags t
+            LEFT JOIN subscriptions s
+                ON s.tag_id = t.id AND s.chat_id = ? AND s.thread_id = ?
+            WHERE t.key = ?
+            """,
+            (chat_id, thread_id, key),
+        ) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+        return row
+
+    @staticmethod
+    async def _create_tag(db: aiosqlite.Connection, name: str, key: str, now: float) -> None:
+        async with db.execute(
+            "INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?) RETURNING id",
+            (key, name, now),
+        ) as cursor:
+            created = await cursor.fetchone()
+        assert created is not None
+        # The tag below it was the newest, kept by _remove_unused_tags only so that its id
+        # would not be given again: now that a newer one exists, it goes if still unused.
+        await db.execute(
+            f"DELETE FROM tags WHERE id = (SELECT MAX(id) FROM tags WHERE id < ?) AND {_UNUSED}",
+            (created[0],),
+        )
+
+    @staticmethod
+    async def _remove_unused_tags(db: aiosqlite.Connection, tag_ids: Sequence[int]) -> None:
+        """Remove the tags among `tag_ids` that have no story and no follower left, so that
+        following and unfollowing new names never grows the database. SQLite gives a new
+        row the highest id + 1, and old buttons carry tag ids: the newest tag stays (until
+        a newer one is created, _create_tag), so that no id is ever given to a second tag."""
+        await db.execute(
+            f"""
+            DELETE FROM tags
+            WHERE id IN (SELECT value FROM json_each(?))
+                AND id < (SELECT MAX(id) FROM tags) AND {_UNUSED}
+            """,
+            (_json_list(tag_ids),),
+        )
 
     async def unfollow(self, chat_id: int, tag_ids: Sequence[int], thread_id: int = 0) -> list[Tag]:
         if not tag_ids:
@@ -443,15 +568,19 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 "WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.name",
                 (_json_list(removed),),
             ) as cursor:
-                return [_tag(row) for row in await cursor.fetchall()]
+                unfollowed = [_tag(row) for row in await cursor.fetchall()]
+            await self._remove_unused_tags(db, removed)
+            return unfollowed
 
     async def unfollow_all(self, chat_id: int, thread_id: int = 0) -> int:
         async with self._transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM subscriptions WHERE chat_id = ? AND thread_id = ?",
+            async with db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND thread_id = ? RETURNING tag_id",
                 (chat_id, thread_id),
-            )
-            return cursor.rowcount
+            ) as cursor:
+                removed = [row[0] for row in await cursor.fetchall()]
+            await self._remove_unused_tags(db, removed)
+            return len(removed)
 
     async def followed_tags(self, chat_id: int, thread_id: int = 0) -> list[Tag]:
         rows = await self._read_all(
@@ -462,6 +591,28 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             (chat_id, thread_id),
         )
         return [_tag(row) for row in rows]
+
+    async def follows(self, chat_id: int, thread_id: int = 0) -> list[Follow]:
+        rows = await self._read_all(
+            f"""
+            SELECT {_TAG_COLUMNS}, s.only_words, s.skip_words
+            FROM subscriptions s JOIN tags t ON t.id = s.tag_id
+            WHERE s.chat_id = ? AND s.thread_id = ? ORDER BY t.key
+            """,
+            (chat_id, thread_id),
+        )
+        return [Follow(_tag(row), _words(row[5], row[6])) for row in rows]
+
+    async def set_follow_words(
+        self, chat_id: int, tag_id: int, words: FollowWords, thread_id: int = 0
+    ) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE subscriptions SET only_words = ?, skip_words = ? "
+                "WHERE chat_id = ? AND thread_id = ? AND tag_id = ?",
+                (_words_column(words.only), _words_column(words.skip), chat_id, thread_id, tag_id),
+            )
+            return cursor.rowcount > 0
 
     # Stories
 
@@ -565,7 +716,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 [(count, last_story[tag_id], tag_id) for tag_id, count in story_counts.items()],
             )
             if notify:
-                recipients = await SqliteStore._fan_out(db, [i for i, _ in fresh], now)
+                recipients = await SqliteStore._fan_out(db, fresh, now)
 
         return [
             IngestResult(
@@ -579,10 +730,14 @@ class SqliteStore(SqliteOperatorsMixin, Store):
 
     @staticmethod
     async def _fan_out(
-        db: aiosqlite.Connection, article_ids: Sequence[int], now: float
+        db: aiosqlite.Connection, fresh: Sequence[tuple[int, NewArticle]], now: float
     ) -> Counter[int]:
-        """One delivery per (story, following chat), however many of its tags the chat follows."""
-        ids = _json_list(article_ids)
+        """One delivery per (story, following chat), however many of its tags the chat follows
+        and whichever of those follows let it through (the UNIQUE key keeps it to one).
+
+        The follows without words go in with one INSERT … SELECT; those with words (a few)
+        are read and checked here, each story's text prepared once (storage/words.py)."""
+        ids = _json_list(article_id for article_id, _ in fresh)
         await db.execute(
             """
             INSERT OR IGNORE INTO deliveries (article_id, chat_id, thread_id, due_at, created_at)
@@ -591,10 +746,41 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             JOIN subscriptions s ON s.tag_id = at.tag_id
             JOIN chats c ON c.id = s.chat_id
             WHERE c.active = 1 AND at.article_id IN (SELECT value FROM json_each(?2))
+                AND s.only_words IS NULL AND s.skip_words IS NULL
             ORDER BY at.article_id
             """,
             (now, ids),
         )
+        async with db.execute(
+            """
+            SELECT at.article_id, s.chat_id, s.thread_id, s.only_words, s.skip_words
+            FROM article_tags at
+            JOIN subscriptions s ON s.tag_id = at.tag_id
+            JOIN chats c ON c.id = s.chat_id
+            WHERE c.active = 1 AND at.article_id IN (SELECT value FROM json_each(?))
+                AND (s.only_words IS NOT NULL OR s.skip_words IS NOT NULL)
+            """,
+            (ids,),
+        ) as cursor:
+            worded = await cursor.fetchall()
+        if worded:
+            texts = {i: StoryText(article.title, article.teaser) for i, article in fresh}
+            # Follows with the same words (as stored) get the same answer for a story.
+            answers: dict[tuple[int, str | None, str | None], bool] = {}
+            passing = []
+            for article_id, chat_id, thread_id, only, skip in worded:
+                answer = answers.get((article_id, only, skip))
+                if answer is None:
+                    answer = texts[article_id].lets_through(*_words_pair(only, skip))
+                    answers[(article_id, only, skip)] = answer
+                if answer:
+                    passing.append((article_id, chat_id, thread_id))
+            passing.sort()
+            await db.executemany(
+                "INSERT OR IGNORE INTO deliveries "
+                "(article_id, chat_id, thread_id, due_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(*key, now, now) for key in passing],
+            )
         async with db.execute(
             """
             SELECT article_id, COUNT(*) FROM deliveries
@@ -672,7 +858,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
 
     async def search(self, query: str, limit: int, offset: int = 0) -> list[Article]:
         try:
-            rows = await self._read_all(
+            rows = await self._search_rows(
                 f"""
                 SELECT {_ARTICLE_COLUMNS}
                 FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
@@ -689,6 +875,52 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 raise InvalidSearch(message) from None
             raise
         return self._articles(rows)
+
+    async def _search_rows(self, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
+        """`sql` on the search connection, stopped (SearchTooSlow) when it has not finished
+        within `search_time_limit` of this call, the wait for the connection included."""
+        allowed = self.search_time_limit
+        deadline = time.monotonic() + allowed
+        too_slow = SearchTooSlow(f"the search took more than {allowed:g} s")
+        try:
+            async with asyncio.timeout(allowed):
+                await self._search_turn.acquire()
+        except TimeoutError:
+            raise too_slow from None
+        try:
+            if not self._search_clock_set:
+                await self._searcher.set_progress_handler(
+                    self._search_clock.stop, _SEARCH_PROGRESS_STEPS
+                )
+                self._search_clock_set = True
+        except BaseException:
+            self._search_turn.release()
+            raise
+        # (In memory, a statement queued on the one connection before the search runs under
+        # its clock too: a test's database, small enough never to meet it.)
+        self._search_clock.deadline = deadline
+        running = asyncio.ensure_future(self._searcher.execute_fetchall(sql, params))
+        running.add_done_callback(self._search_done)
+        try:
+            return list(await asyncio.shield(running))
+        except asyncio.CancelledError:
+            # The statement goes on in the connection's thread: stop it at its next check;
+            # the next search gets its turn when it has stopped (_search_done).
+            self._search_clock.deadline = 0.0
+            raise
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == _INTERRUPTED:
+                raise too_slow from None
+            if _unavailable(exc):
+                raise StorageUnavailable(f"the database cannot be read: {exc}") from exc
+            raise
+
+    def _search_done(self, running: asyncio.Future[Iterable[sqlite3.Row]]) -> None:
+        self._search_clock.deadline = None
+        self._search_turn.release()
+        if not running.cancelled():
+            # Read, so that the error of a search whose caller went away is not reported.
+            running.exception()
 
     async def save_search(self, chat_id: int, query: str, now: float) -> int:
         async with self._transaction() as db:
@@ -900,6 +1132,25 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             "SELECT MIN(due_at) FROM deliveries WHERE status = 'pending' AND claimed_until IS NULL"
         )
         return None if row is None or row[0] is None else float(row[0])
+
+    async def record_instance(self, name: str, role: str, *, started_at: float, now: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """
+                INSERT INTO instances (name, role, started_at, seen_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET role = excluded.role, seen_at = excluded.seen_at
+                """,
+                (name, role, started_at, now),
+            )
+            await db.execute("DELETE FROM instances WHERE seen_at < ?", (now - INSTANCE_MEMORY,))
+
+    async def instances(self, since: float) -> list[InstanceSeen]:
+        rows = await self._read_all(
+            "SELECT name, role, started_at, seen_at FROM instances WHERE seen_at >= ? "
+            "ORDER BY role = 'leader' DESC, name",
+            (since,),
+        )
+        return [InstanceSeen(row[0], row[1], row[2], row[3]) for row in rows]
 
     async def prune_deliveries(self, finished_before: float, batch: int = 10_000) -> int:
         removed = 0

@@ -139,7 +139,11 @@ class DeliveryEngine:
         self._budget = budget or SendBudget(config.rate_limit)
         self._clock = clock
         self.counters = DeliveryCounters()
+        self._reset()
 
+    def _reset(self) -> None:
+        """The state of one run: a stopped engine starts again from here (an instance that
+        leads again after a spell as a follower)."""
         self._lanes: dict[int, _Lane] = {}
         self._heap: list[tuple[float, int, int]] = []
         self._sequence = itertools.count()
@@ -149,7 +153,7 @@ class DeliveryEngine:
         self._teasers: dict[tuple[int, str], str] = {}
         self._results: list[DeliveryUpdate] = []
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._slots = asyncio.Semaphore(self._config.max_in_flight)
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -164,6 +168,7 @@ class DeliveryEngine:
         self._storage_trouble: str | None = None
         self._runner: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._settle = 0.0
 
     # Control
 
@@ -171,7 +176,12 @@ class DeliveryEngine:
         """New deliveries were queued in this process: look at the outbox now."""
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, *, settle: float = 0.0) -> None:
+        """Start sending; after `settle` seconds when another process may have sent until a
+        moment ago (a new leader waits out the per-chat spacing of the one it replaces)."""
+        if self._stopped:
+            self._reset()
+        self._settle = settle
         self._runner = asyncio.create_task(self._run(), name="tagwire-delivery")
         self._flusher = asyncio.create_task(self._flush_loop(), name="tagwire-delivery-flush")
 
@@ -218,6 +228,9 @@ class DeliveryEngine:
     # Main loop
 
     async def _run(self) -> None:
+        if self._settle > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), timeout=self._settle)
         while not self._stopping:
             try:
                 released = await self._store.release_claims()

@@ -4,20 +4,30 @@ Stories from feeds take the one way in every story takes (`Ingestor`): the same 
 same identity by URL (an entry's link), the same fan-out. A feed's first successful poll stores
 its backlog without notifying anyone; later polls notify. One feed failing (down, slow, not a
 feed, malformed, too large) is recorded on that feed and never disturbs the others.
+
+Feeds from the wild are read as leniently as they can be without guessing (docs/reliability.md,
+"Feeds from the wild"): the encoding is decided as a browser decides it, an entity or a namespace
+prefix XML does not know costs nothing, an impossible date costs only that entry its date, text
+stays text, and an item without a title is titled from its description.
 """
 
 from __future__ import annotations
 
 import asyncio
 import calendar
+import codecs
+import io
 import logging
+import re
 import time
+import xml.parsers.expat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
+import chardet
 import feedparser  # type: ignore[import-untyped]
 import httpx
 
@@ -26,7 +36,7 @@ from bot.intake.ingest import Ingestor, IngestReport, RawRecord, Rejection
 from bot.intake.validation import MAX_SOURCE_LENGTH, MAX_TAGS
 from bot.settings import Settings
 from bot.tags import parse_tag
-from bot.texts.plain import clean_text, cut_at_word, strip_html
+from bot.texts.plain import clean_text, cut_at_word, escape, strip_html
 from storage.base import StorageUnavailable, Store
 from storage.models import Feed
 
@@ -41,6 +51,59 @@ ACCEPT = (
 _MAX_REPORTED = 10_000
 # Encoding quirks feedparser works around; the feed itself is fine.
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+# Publication dates before this are placeholders ("0001-01-01", a two-digit year padded to 0099),
+# not dates; neither is one more than this far after the poll (it would top /latest for years).
+_EARLIEST = 0.0
+_LATEST_AHEAD = 2 * 86_400.0
+
+# A title made from a description: its first sentence, if one of at least _SENTENCE_MIN
+# characters ends within _HEADLINE_LENGTH, else its start cut at a word.
+_HEADLINE_LENGTH = 100
+_SENTENCE_MIN = 20
+_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)|[。！？]")
+
+_HTML_TYPES = ("html",)  # text/html, application/xhtml+xml
+
+# Encodings. Byte order marks, and the first bytes of an XML declaration in UTF-16 (XML's own
+# sniffing, for documents without a mark).
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_UTF16_STARTS = ((b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+_DECLARED_ENCODING = re.compile(
+    rb"""\A\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']"""
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml\s[^>]*>")
+# Labels Python does not know by the name browsers use.
+_LABELS = {"x-sjis": "cp932", "windows-874": "cp874", "x-gbk": "gbk"}
+# What browsers read instead (the WHATWG Encoding Standard): text declared ISO-8859-1 or ASCII
+# is windows-1252 in practice (its quotes and dashes), Shift_JIS is Windows-31J, and so on.
+_SUPERSETS = {
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "tis-620": "cp874",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "big5": "big5hkscs",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+}
+# Codecs Python has that no browser decodes a page with.
+_NOT_FOR_DOCUMENTS = frozenset(
+    {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "utf-7"}
+)
+# Detection reads this much of the document: the markup is ASCII, the text comes early.
+_DETECT_BYTES = 64 * 1024
+# What the decoded document is handed to feedparser as, so that its own rules (ISO-8859-1 when
+# there is no Content-Type, US-ASCII for text/xml) never apply.
+_UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+_UTF8_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
 class FeedError(Exception):
@@ -67,6 +130,8 @@ class Fetched:
 class ParsedFeed:
     title: str | None
     records: list[RawRecord]
+    # What was wrong with the XML when the entries were read anyway (an undefined entity...).
+    flaw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,54 +211,248 @@ def parse_feed(
 ) -> ParsedFeed:
     """The entries of an RSS (0.9x, 1.0, 2.0) or Atom document as records for the Ingestor,
     oldest first, so that followers get them in the order they were published."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers)
+    text, _ = decode_document(body, content_type)
+    document = _redeclared(text)
+    parsed = feedparser.parse(
+        io.BytesIO(document),
+        response_headers={"content-location": url, **_UTF8_HEADERS},
+        # Everything is turned into plain text here and escaped when sent; feedparser's
+        # sanitiser would only get in the way (it leaves script text outside its tag).
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     problem = parsed.get("bozo_exception")
     if not parsed.get("version"):
         detail = f" ({_describe(problem)})" if problem is not None else ""
         raise FeedError("not_a_feed", f"not an RSS or Atom feed{detail}")
+    flaw = None
     if parsed.get("bozo") and not isinstance(problem, _HARMLESS_BOZO):
-        raise FeedError("malformed", f"malformed feed: {_describe(problem)}")
+        broken = _structure_error(document)
+        if broken is not None:
+            raise FeedError("malformed", f"malformed feed: {broken}")
+        # Only entities or namespace prefixes XML does not know: the lenient parser, which
+        # feedparser fell back to, read the document as it was meant.
+        flaw = _describe(problem)
     channel = parsed.get("feed") or {}
-    title = _text(channel.get("title"))
+    title = _plain(channel.get("title"), channel.get("title_detail"), html=False)
     source = cut_at_word(title, MAX_SOURCE_LENGTH) if title else urlsplit(url).hostname
     entries = parsed.get("entries") or []
+    now = time.time()
     records = [
-        RawRecord(f"entry {number}", data=entry_record(entry, feed_tags, source))
+        RawRecord(f"entry {number}", data=entry_record(entry, feed_tags, source, now=now))
         for number, entry in enumerate(entries, start=1)
     ]
+    if flaw is not None and not any(_usable(record.data) for record in records):
+        raise FeedError("malformed", f"malformed feed: {flaw}, and no entry could be read")
     records.reverse()
-    return ParsedFeed(title=title, records=records)
+    return ParsedFeed(title=title, records=records, flaw=flaw)
+
+
+def decode_document(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """The document as text and the codec it was read with, decided as a browser decides: a
+    byte order mark, then the XML declaration, then the charset of the HTTP Content-Type, then
+    detection (UTF-8 when the bytes are valid UTF-8, else chardet's guess). A declared encoding
+    wins even where a byte does not fit it: that byte becomes U+FFFD, the rest stays right."""
+    for start, encoding in _BOMS:
+        if body.startswith(start):
+            return body[len(start) :].decode(encoding, "replace"), encoding
+    for start, encoding in _UTF16_STARTS:
+        if body.startswith(start):
+            return body.decode(encoding, "replace"), encoding
+    declared = _DECLARED_ENCODING.match(body)
+    header = _HEADER_CHARSET.search(content_type or "")
+    for label in (
+        declared.group(1).decode("ascii") if declared else None,
+        header.group(1) if header else None,
+    ):
+        found = _codec(label)
+        if found is not None:
+            return body.decode(found, "replace"), found
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guessed = _codec(chardet.detect(body[:_DETECT_BYTES])["encoding"]) or "cp1252"
+    return body.decode(guessed, "replace"), guessed
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec for an encoding's label, or None for one no document is read with: an
+    unknown label, a codec that is no text encoding (base64), or UTF-16 or UTF-32 named in a
+    document or header that was just read as ASCII (their byte order marks decide those)."""
+    if not label:
+        return None
+    key = label.strip().lower()
+    try:
+        name = codecs.lookup(_LABELS.get(key, key)).name
+        b"<".decode(name, "replace")
+    except (LookupError, UnicodeError):
+        return None
+    if name in _NOT_FOR_DOCUMENTS or name.startswith(("utf-16", "utf-32")):
+        return None
+    return _SUPERSETS.get(name, name)
+
+
+def _redeclared(text: str) -> bytes:
+    """The decoded document as UTF-8 that says so, whatever its declaration said (on the same
+    line, so that an error's line number is the document's); whitespace before the declaration
+    (a blank line from a template) is dropped, as XML requires."""
+    text = _XML_DECLARATION.sub("", text.lstrip("\ufeff \t\r\n"), count=1)
+    return (_UTF8_DECLARATION + text).encode("utf-8", "replace")
+
+
+def _structure_error(document: bytes) -> str | None:
+    """What is wrong with the document's structure (mismatched tags, characters XML cannot
+    carry, a document cut short), or None when the only flaws are entities it does not define
+    and namespace prefixes it does not declare. Those the lenient parser reads as meant; past
+    a broken structure its reading is a guess that can run one entry into the next."""
+    parser = xml.parsers.expat.ParserCreate()
+    # As if an external DTD declared the entities: an unknown one is skipped, not an error. The
+    # "DTD" is always empty; nothing outside the document is ever read.
+    parser.UseForeignDTD(True)
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
+
+    def empty_dtd(context: str | None, *_: object) -> int:
+        parser.ExternalEntityParserCreate(context).Parse(b"", True)
+        return 1
+
+    parser.ExternalEntityRefHandler = empty_dtd
+    try:
+        parser.Parse(document, True)
+    except xml.parsers.expat.ExpatError as exc:
+        message = xml.parsers.expat.ErrorString(exc.code)
+        return f"line {exc.lineno}:{exc.offset}: {message}"
+    return None
+
+
+def _usable(data: object) -> bool:
+    return isinstance(data, dict) and bool(data.get("url")) and bool(data.get("title"))
 
 
 def entry_record(
-    entry: Mapping[str, Any], feed_tags: Sequence[str], source: str | None
+    entry: Mapping[str, Any],
+    feed_tags: Sequence[str],
+    source: str | None,
+    *,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """One entry as a story record: its link, title, summary (HTML is stripped by validation),
-    categories after the feed's own tags, and its published (or updated) date in UTC."""
+    """One entry as a story record: its link (the story's page rather than an enclosure), its
+    title (or the start of its description), its summary as HTML for validation to strip,
+    categories after the feed's own tags, and its published (or updated) date in UTC if it is
+    a real one."""
     record: dict[str, Any] = {"tags": _tags(feed_tags, entry.get("tags") or [])}
-    link = entry.get("link")
+    link = _story_link(entry)
     if link:
         record["url"] = link
-    title = entry.get("title")
-    if isinstance(title, str):
-        detail = entry.get("title_detail") or {}
-        record["title"] = strip_html(title) if "html" in str(detail.get("type", "")) else title
-    summary = entry.get("summary")
-    if not summary:
-        contents = entry.get("content") or []
-        summary = contents[0].get("value") if contents else None
-    if isinstance(summary, str) and summary:
-        record["teaser"] = summary
-    moment = entry.get("published_parsed") or entry.get("updated_parsed")
-    if moment is not None:
-        # feedparser gives a struct_time already converted to UTC.
-        record["published_at"] = datetime.fromtimestamp(calendar.timegm(moment), UTC).isoformat()
+    summary, summary_is_html = _summary(entry)
+    if summary:
+        # Validation strips a teaser's HTML: text is handed over escaped, so it stays as it is.
+        record["teaser"] = summary if summary_is_html else escape(summary)
+    title = _plain(entry.get("title"), entry.get("title_detail"), html=False)
+    if title is None and summary and link:
+        # An item may be a description and a link only (RSS allows it; Mastodon's are).
+        title = _headline(strip_html(summary) if summary_is_html else summary)
+    if title is not None:
+        record["title"] = title
+    published = _published(entry, time.time() if now is None else now)
+    if published is not None:
+        record["published_at"] = published.isoformat()
     if source:
         record["source"] = source
     return record
+
+
+def _is_html(detail: object, *, default: bool) -> bool:
+    """Whether feedparser says a field is HTML (text/html, application/xhtml+xml): anything
+    else (text/plain) is text, whatever it looks like."""
+    kind = detail.get("type") if isinstance(detail, Mapping) else None
+    if not isinstance(kind, str) or not kind:
+        return default
+    return any(name in kind.lower() for name in _HTML_TYPES)
+
+
+def _plain(value: object, detail: object, *, html: bool) -> str | None:
+    """A field as one line of plain text: HTML loses its markup, text keeps every character."""
+    if not isinstance(value, str):
+        return None
+    if _is_html(detail, default=html):
+        value = strip_html(value)
+    return clean_text(value) or None
+
+
+def _summary(entry: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """The entry's summary (or first content) and whether it is HTML."""
+    summary = entry.get("summary")
+    detail = entry.get("summary_detail")
+    contents = [item for item in entry.get("content") or [] if isinstance(item, Mapping)]
+    if not summary and contents:
+        summary, detail = contents[0].get("value"), contents[0]
+    elif detail is None:
+        # feedparser copies an Atom entry's content to its summary, without the type.
+        detail = next((item for item in contents if item.get("value") == summary), None)
+    if not isinstance(summary, str) or not summary:
+        return None, False
+    # An RSS description is HTML unless said otherwise.
+    return summary, _is_html(detail, default=True)
+
+
+def _headline(text: str) -> str | None:
+    """A title for an item that has none (RSS allows it; Mastodon's feeds are all like that):
+    the first sentence of its text if it is short enough, else its start cut at a word."""
+    text = clean_text(text)
+    if not text:
+        return None
+    for end in _SENTENCE_END.finditer(text):
+        if end.end() > _HEADLINE_LENGTH:
+            break
+        if end.end() >= _SENTENCE_MIN:
+            return text[: end.end()]
+    return cut_at_word(text, _HEADLINE_LENGTH)
+
+
+def _story_link(entry: Mapping[str, Any]) -> str | None:
+    """The entry's link, unless it is also an enclosure (an audio file) and the entry has an
+    alternate link that is not: then that one, the story's page (an HTML one first)."""
+    link = entry.get("link")
+    link = link if isinstance(link, str) and link else None
+    links = [item for item in entry.get("links") or [] if isinstance(item, Mapping)]
+    enclosures = {item.get("href") for item in links if _rel(item) == "enclosure"}
+    if link is not None and link not in enclosures:
+        return link
+    alternates = [
+        item
+        for item in links
+        if _rel(item) == "alternate"
+        and isinstance(item.get("href"), str)
+        and item["href"]
+        and item["href"] not in enclosures
+    ]
+    alternates.sort(key=lambda item: not _is_html(item, default=False))
+    return str(alternates[0]["href"]) if alternates else link
+
+
+def _rel(link: Mapping[str, Any]) -> str:
+    return str(link.get("rel") or "alternate").strip().lower()
+
+
+def _published(entry: Mapping[str, Any], now: float) -> datetime | None:
+    """The published (else updated) date, if it is one: feedparser converts a date to UTC
+    without checking that the result is a date at all (9999-12-31T23:59:59-09:59 is in year
+    10000), and placeholders such as 0001-01-01 are no publication date either."""
+    for key in ("published_parsed", "updated_parsed"):
+        # `in` first: feedparser warns when `updated_parsed` is read and only `published_parsed`
+        # is there.
+        if key not in entry or entry[key] is None:
+            continue
+        moment = entry[key]
+        try:
+            # feedparser gives a struct_time already converted to UTC.
+            seconds = calendar.timegm(moment)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if _EARLIEST <= seconds <= now + _LATEST_AHEAD:
+            return datetime.fromtimestamp(seconds, UTC)
+    return None
 
 
 def _tags(feed_tags: Sequence[str], categories: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -214,12 +473,6 @@ def _tags(feed_tags: Sequence[str], categories: Sequence[Mapping[str, Any]]) -> 
         if len(names) >= MAX_TAGS:
             break
     return names
-
-
-def _text(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return clean_text(strip_html(value)) or None
 
 
 def _describe(problem: object) -> str:
@@ -259,6 +512,8 @@ class FeedPoller:
         # Entries whose rejection was logged already, per feed, so a bad entry that stays in a
         # feed is logged once rather than at every poll (it is counted every time).
         self._reported: dict[int, set[str]] = {}
+        # Feeds whose XML flaw (read past) was logged already: once per feed, not every poll.
+        self._flawed: set[int] = set()
 
     @classmethod
     def open(
@@ -333,6 +588,7 @@ class FeedPoller:
             )
         except FeedError as exc:
             return await self._failed(feed, exc.reason, exc.message)
+        self._log_flaw(feed, parsed.flaw)
         report = await self._ingestor.ingest(parsed.records, notify=feed.primed)
         if self._metrics is not None:
             self._metrics.count_ingest("feed", report)
@@ -373,6 +629,19 @@ class FeedPoller:
     def _count(self, outcome: str, reason: str | None = None) -> None:
         if self._metrics is not None:
             self._metrics.feed_polled(outcome, reason)
+
+    def _log_flaw(self, feed: Feed, flaw: str | None) -> None:
+        if flaw is None:
+            self._flawed.discard(feed.id)
+            return
+        level = logging.DEBUG if feed.id in self._flawed else logging.WARNING
+        self._flawed.add(feed.id)
+        logger.log(
+            level,
+            "feed %s is not well-formed XML (%s); its entries were read anyway",
+            display_url(feed.url),
+            flaw,
+        )
 
     def _log_rejections(
         self, feed: Feed, rejections: Sequence[Rejection], records: Sequence[RawRecord]

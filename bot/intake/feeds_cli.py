@@ -97,7 +97,7 @@ def _add(settings: Settings, raw_url: str, raw_tags: list[str]) -> int:
 async def _store_feed(settings: Settings, url: str, tags: list[str]) -> int:
     from storage import open_store
 
-    store = await open_store(settings.database)
+    store = await open_store(settings.database_target)
     try:
         feed, created = await store.add_feed(url, tags, time.time())
     finally:
@@ -138,7 +138,7 @@ def describe_feed(feed: Feed) -> str:
 async def _list(settings: Settings) -> int:
     from storage import open_store
 
-    store = await open_store(settings.database)
+    store = await open_store(settings.database_target)
     try:
         feeds = await store.list_feeds()
     finally:
@@ -153,7 +153,7 @@ async def _list(settings: Settings) -> int:
 async def _remove(settings: Settings, url: str) -> int:
     from storage import open_store
 
-    store = await open_store(settings.database)
+    store = await open_store(settings.database_target)
     try:
         removed = await store.remove_feed(url)
     finally:

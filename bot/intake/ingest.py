@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +68,26 @@ class IngestStopped(StorageUnavailable):
         self.position = position
 
 
+def parse_json(text: str) -> Any:
+    """json.loads, except that every way a text can fail to become a value is a
+    JSONDecodeError: also a whole number longer than Python converts (4300 digits, a
+    ValueError of its own) and nesting too deep for the parser (a RecursionError)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        limit = sys.get_int_max_str_digits()
+        huge = re.search(rf"-?[0-9]{{{limit + 1},}}", text)
+        if huge is None:
+            raise json.JSONDecodeError(str(exc), text, 0) from None
+        raise json.JSONDecodeError(
+            f"a number has more than {limit} digits", text, huge.start()
+        ) from None
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def read_records(stream: IO[str]) -> Iterator[RawRecord]:
     """Records from one JSON object, a JSON array, or JSON Lines, streaming the latter."""
     first_line = ""
@@ -81,12 +103,12 @@ def read_records(stream: IO[str]) -> Iterator[RawRecord]:
         yield from _records_of_document(first_line + stream.read(), first_line_number=line_number)
         return
     try:
-        first = json.loads(first_line)
+        first = parse_json(first_line)
     except json.JSONDecodeError as first_error:
         # Not a line of JSON Lines: perhaps one object spread over several lines.
         rest = stream.read()
         try:
-            document = json.loads(first_line + rest)
+            document = parse_json(first_line + rest)
         except json.JSONDecodeError:
             yield RawRecord(f"line {line_number}", syntax_error=_describe(first_error))
             yield from _records_of_lines(rest.splitlines(), start=line_number + 1)
@@ -99,7 +121,7 @@ def read_records(stream: IO[str]) -> Iterator[RawRecord]:
 
 def _records_of_document(text: str, first_line_number: int) -> Iterator[RawRecord]:
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         line = first_line_number + error.lineno - 1
         yield RawRecord(f"line {line}", syntax_error=_describe(error))
@@ -120,7 +142,7 @@ def _records_of_lines(lines: Iterable[str], start: int) -> Iterator[RawRecord]:
         if not line.strip():
             continue
         try:
-            yield RawRecord(f"line {number}", data=json.loads(line))
+            yield RawRecord(f"line {number}", data=parse_json(line))
         except json.JSONDecodeError as error:
             yield RawRecord(f"line {number}", syntax_error=_describe(error))
 

@@ -143,7 +143,7 @@ class Sandbox:
             update={
                 "bot_token": SecretStr(SANDBOX_TOKEN),
                 "telegram_api_url": self.emulator.base_url,
-                "database": self.database,
+                "database": str(self.database),
                 **{name: None for name in _SWITCHED_OFF if name in Settings.model_fields},
             }
         )

@@ -129,6 +129,14 @@ def _action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if not isinstance(body, dict):
             return JSONResponse({"ok": False, "error": "send a JSON object"}, status_code=400)
         try:
+            # JSON may spell a lone surrogate ("\ud800"); no Telegram client can send one, and
+            # queued as an update it would make every later getUpdates answer fail.
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return JSONResponse(
+                {"ok": False, "error": "the text is not valid Unicode"}, status_code=400
+            )
+        try:
             answer = await handler(body)
         except BadAction as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=exc.status)

@@ -62,6 +62,16 @@ class _TextExtractor(HTMLParser):
         elif tag in self._BREAKS:
             self.parts.append(" ")
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # `<script />` opens a script as a browser reads it (the slash means nothing on an
+        # element that is not void): what follows, up to `</script>`, is its content.
+        if tag not in self._SKIPPED:
+            super().handle_startendtag(tag, attrs)
+            return
+        self._skip_depth += 1
+        if tag in self.CDATA_CONTENT_ELEMENTS:
+            self.set_cdata_mode(tag)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIPPED:
             self._skip_depth = max(0, self._skip_depth - 1)

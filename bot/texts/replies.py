@@ -51,7 +51,9 @@ ENGLISH: Mapping[str, str] = {
         "without a tag: popular tags to tap\n"
         "/unfollow <i>tag</i> — stop following, e.g. <code>/unfollow Japan</code>, "
         "<code>/unfollow all</code>; without a tag: your tags to tap\n"
-        "/following — the tags you follow\n"
+        "/following — the tags you follow, with buttons to change their words\n"
+        "<code>/follow Japan only earthquake, tsunami except drill</code> — only the stories "
+        "of a tag with (or without) these whole words\n"
         "/latest <i>tag</i> <i>n</i> — the n newest stories (1–20, 5 by default), "
         "e.g. <code>/latest Japan 10</code>; without a tag: across your tags\n"
         "/tags — the most active tags of the last 30 days\n"
@@ -98,6 +100,33 @@ ENGLISH: Mapping[str, str] = {
         "You do not follow any tags yet. Try <code>/follow Japan</code> or see /tags."
     ),
     "following_list": "<b>Tags you follow ({count}):</b>\n{tags}\n\nTap one to unfollow it.",
+    "following_words_hint": "✎ changes a tag's words, ⌫ clears them.",
+    "words_only": "only with {words}",
+    "words_skip": "except {words}",
+    "followed_words": "🔎 {tags}: {words}.",
+    "words_missing": (
+        "Add words after <b>{keyword}</b>, separated by commas, e.g. "
+        "<code>/follow Japan only earthquake, tsunami except drill</code>. Nothing was changed."
+    ),
+    "words_invalid": (
+        "These cannot be words (a word needs a letter or a digit and has at most 64 "
+        "characters): {words}. Nothing was changed."
+    ),
+    "words_both": "{words}: a word cannot be both after “only” and after “except”. "
+    "Nothing was changed.",
+    "words_too_many": "A follow has at most {limit} words; you gave {count}. Nothing was changed.",
+    "words_no_tag": (
+        "Name the tag before its words, e.g. <code>/follow Japan only earthquake</code>. "
+        "Nothing was changed."
+    ),
+    "words_change": (
+        "To change the words of {tag}, send the tag again with its new words, e.g.\n"
+        "<code>{command} only earthquake, tsunami except drill</code>\n"
+        "(“only”, “except” or both; at most {limit} words, whole words, any case)."
+    ),
+    "button_words_cleared": "{tag}: words cleared, every story of it arrives",
+    "button_words_none": "{tag} has no words to clear",
+    "taste": "<b>Newest in {tag}:</b>\n{stories}",
     "latest_heading": "Latest in {tag}",
     "latest_heading_chat": "Latest in your tags",
     "latest_none_tag": "No stories tagged {tag} yet. You can /follow it to get the first one.",
@@ -132,6 +161,7 @@ ENGLISH: Mapping[str, str] = {
     "button_not_following": "You do not follow {tag}",
     "button_limit": "A chat can follow at most {limit} tags",
     "button_admins_only": "Only this group's admins can change what it follows",
+    "button_channel_admins_only": "Only this channel's admins can change what it follows",
     "internal_error": (
         "Sorry, something went wrong on my side. It has been logged; please try again."
     ),
@@ -172,8 +202,11 @@ ENGLISH: Mapping[str, str] = {
         "Subscriptions: {subscriptions}\n"
         "Stories: {stories}\n"
         "Deliveries: {pending} pending, {failed} failed, {sent} sent\n"
-        "Last delivery took: {delay}"
+        "Last delivery took: {delay}\n"
+        "Instances (last minute): {instances}"
     ),
+    "role_leader": "leader",
+    "role_follower": "follower",
     "admin_stats_no_delay": "no delivery yet",
     "admin_feeds_none": (
         "No feeds yet. On the server: "
@@ -226,6 +259,21 @@ ENGLISH: Mapping[str, str] = {
     "search_more": "More ▶",
     "search_back": "◀ Back",
     "search_no_more": "No more results",
+    "search_prefix_short": (
+        "⚠️ A word ending in * needs at least {min} letters before the * (“{word}” has "
+        "fewer). Add letters, or leave out the *."
+    ),
+    "search_too_many_prefixes": (
+        "⚠️ A search may have at most {max} words ending in *. Leave some out, or write them whole."
+    ),
+    "search_too_many_terms": "⚠️ A search may have at most {max} words and phrases. Leave some out.",
+    "search_too_slow": (
+        "⚠️ That search takes too long. Use fewer words ending in *, or add words that "
+        "narrow it, then try again."
+    ),
+    "search_results_cap": (
+        "I show only the first {max} results of a search: add words to narrow it down."
+    ),
     "settings_heading": "<b>Settings of this chat</b>",
     "settings_heading_channel": "<b>Settings of {channel}</b>",
     "settings_text": (

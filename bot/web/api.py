@@ -16,14 +16,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 
 from bot.context import Services, TagwireApplication
 from bot.errors import InvalidTag, UnknownTag
-from bot.intake.ingest import RecordResult, records_of
+from bot.intake.ingest import RecordResult, parse_json, records_of
 from bot.web.openapi import openapi_document
 from bot.web.webhook import SECRET_HEADER, WebhookConfig
 from storage.base import StorageUnavailable
@@ -184,6 +184,10 @@ class OperatorApi:
         async def guarded(request: Request) -> Response:
             try:
                 return await endpoint(request)
+            except ClientDisconnect:
+                # Gone, or closed for sending its body too slowly: nobody is left to answer.
+                logger.info("%s %s: the client went away", request.method, request.url.path)
+                return Response(status_code=400)
             except StorageUnavailable as exc:
                 logger.warning("%s %s: %s", request.method, request.url.path, exc)
                 return JSONResponse(
@@ -275,15 +279,13 @@ class OperatorApi:
             )
         try:
             # JSON over HTTP is UTF-8 (RFC 8259); a byte order mark is tolerated.
-            document = json.loads(body.decode("utf-8-sig"))
+            document = parse_json(body.decode("utf-8-sig"))
         except UnicodeDecodeError:
             return _error(400, "the body is not UTF-8 text")
         except json.JSONDecodeError as exc:
             return _error(
                 400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             )
-        except RecursionError:
-            return _error(400, "the body is not JSON tagwire can read: nested too deeply")
         if not isinstance(document, dict | list):
             return _error(400, "the body must be a story (a JSON object) or an array of stories")
         records = list(records_of(document))
@@ -375,7 +377,9 @@ class OperatorApi:
             except TimeoutError:
                 database = False
         application = self._application
-        if self._webhook is not None:
+        leads = application.bot_data.role == "leader"
+        if self._webhook is not None or not leads:
+            # A follower in polling mode does not poll: Telegram allows one poller.
             running = application.running
         else:
             updater = application.updater
@@ -387,6 +391,8 @@ class OperatorApi:
                 "database": "ok" if database else "unavailable",
                 "bot": "running" if running else "stopped",
                 "mode": "webhook" if self._webhook is not None else "polling",
+                "instance": application.bot_data.instance_name,
+                "role": application.bot_data.role,
             },
             status_code=200 if healthy else 503,
         )
@@ -399,8 +405,12 @@ class OperatorApi:
                 figures = await services.store.outbox_figures()
             except Exception as exc:
                 logger.warning("metrics: cannot read the outbox: %s", exc)
-        metrics = self._application.bot_data.metrics
-        return Response(metrics.exposition(figures), media_type=metrics.content_type)
+        state = self._application.bot_data
+        metrics = state.metrics
+        exposition = metrics.exposition(
+            figures, instance=state.instance_name, leads=state.role == "leader"
+        )
+        return Response(exposition, media_type=metrics.content_type)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(

@@ -129,6 +129,12 @@ _SCHEMAS: dict[str, Any] = {
             "database": {"type": "string", "enum": ["ok", "unavailable"]},
             "bot": {"type": "string", "enum": ["running", "stopped"]},
             "mode": {"type": "string", "enum": ["polling", "webhook"]},
+            "instance": {"type": "string", "description": "TAGWIRE_INSTANCE_NAME"},
+            "role": {
+                "type": "string",
+                "enum": ["leader", "follower"],
+                "description": "The leader sends; followers answer updates and the API.",
+            },
         },
     },
 }

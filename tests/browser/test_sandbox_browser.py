@@ -14,10 +14,8 @@ from playwright.async_api import Browser, Locator, Page, async_playwright, expec
 
 from bot.sandbox import Sandbox
 from bot.sandbox.cast import ALICE, BOB, NEWSROOM
-from bot.settings import Settings
-from tests.support.harness import EXAMPLES, FAST_SETTINGS, ROOT
-
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+from tests.support.harness import ROOT
+from tests.support.sandbox import running_sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking switches Chromium dials out at start, and this machine's
@@ -66,10 +64,7 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    settings = Settings(_env_file=None, **FAST_SETTINGS)  # type: ignore[call-arg]
-    async with Sandbox(
-        settings, port=0, database=tmp_path / "sandbox.db", stories=EXAMPLES
-    ) as running:
+    async with running_sandbox(tmp_path) as running:
         yield running
 
 
@@ -147,7 +142,7 @@ async def test_a_reader_follows_gets_a_story_unfollows_and_a_group_refuses_a_non
     await expect(following).to_contain_text("Tags you follow (1)")
     message_id = await following.get_attribute("data-message-id")
     shown = await bot_messages(page).count()
-    await following.locator(".kb-button", has_text="Japan").click()
+    await following.locator(".kb-button", has_text="✕ Japan").click()
     await expect(page.locator("#toasts .toast")).to_have_text("Stopped following Japan")
     edited = page.locator(f'#messages .msg[data-message-id="{message_id}"]')
     await expect(edited).to_contain_text("You do not follow any tags yet")

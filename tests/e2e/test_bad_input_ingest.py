@@ -9,8 +9,6 @@ import contextlib
 import json
 import logging
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,17 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.context import TagwireApplication
-from bot.emulator import BotApiEmulator, parse_html
+from bot.emulator import parse_html
 from bot.metrics import Metrics
 from bot.texts.formatting import render_teaser
 from bot.texts.plain import utf16_len
 from storage.sqlite import SqliteStore
+from tests.support.commands import run_tagwire
 from tests.support.feed_server import FeedServer
-from tests.support.harness import ROOT, bot_settings, running_bot
+from tests.support.feeds import add_feed, make_poller
+from tests.support.harness import ROOT, api_client
 from tests.support.nasty import NASTY_STRINGS
-from tests.unit.test_feeds import add_feed, make_poller
-
-pytestmark = pytest.mark.e2e
 
 API_TOKEN = "bad-input-ingest-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -86,8 +83,9 @@ def check_whole(articles: dict[str, tuple[str, str, int]]) -> None:
         assert 1 <= tags <= 20, url
 
 
-def test_push_of_nasty_records_reports_each_line_and_keeps_the_valid_ones(tmp_path: Path) -> None:
-    database = tmp_path / "bot.db"
+def test_push_of_nasty_records_reports_each_line_and_keeps_the_valid_ones(
+    database: Path, tmp_path: Path
+) -> None:
     records = nasty_records()
     lines = [json.dumps(record) for record in records]
     # Lines that are not JSON at all, or JSON JavaScript would accept and JSON does not.
@@ -96,15 +94,7 @@ def test_push_of_nasty_records_reports_each_line_and_keeps_the_valid_ones(tmp_pa
     source = tmp_path / "nasty.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {"TAGWIRE_DATABASE": str(database), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "push", str(source)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    result = run_tagwire("push", str(source), env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     rejected_lines = set()
@@ -126,31 +116,22 @@ def test_push_of_nasty_records_reports_each_line_and_keeps_the_valid_ones(tmp_pa
     assert added + duplicates + rejected == len(lines)
     assert "https://nasty.example.com/99999" in articles
     # The store is not left busy or broken: a later push works.
-    again = subprocess.run(
-        [sys.executable, "-m", "bot", "push", "-"],
-        input=json.dumps(valid(100_000)),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    again = run_tagwire("push", "-", input=json.dumps(valid(100_000)), env=env, cwd=ROOT)
     assert again.returncode == 0, again.stderr
     assert "added 1" in again.stdout
 
 
 @pytest.fixture
+def bot_options() -> dict[str, Any]:
+    return {"ingest_token": API_TOKEN, "http_port": 0}
+
+
+@pytest.fixture
 async def api(
-    emulator: BotApiEmulator, tmp_path: Path
+    bot: TagwireApplication,
 ) -> AsyncIterator[tuple[TagwireApplication, httpx.AsyncClient]]:
-    settings_ = bot_settings(emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=0)
-    async with running_bot(settings_) as application:
-        assert application.bot_data.http_url is not None
-        async with httpx.AsyncClient(
-            base_url=application.bot_data.http_url, trust_env=False, timeout=30
-        ) as client:
-            yield application, client
+    async with api_client(bot, timeout=30) as client:
+        yield bot, client
 
 
 nasty_text = st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=400))

@@ -4,7 +4,6 @@ and leave nothing broken."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -18,10 +17,10 @@ import pytest
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.web.webhook import SECRET_HEADER
-from tests.e2e.test_e2e_webhook import webhook_settings
-from tests.support.harness import bot_settings, buttons, push, running_bot
-
-pytestmark = pytest.mark.e2e
+from tests.support.harness import StartBot, buttons, push, updates_handled
+from tests.support.updates import say as say_as
+from tests.support.updates import tap as tap_as
+from tests.support.webhook import webhook_options
 
 READER = 1001
 GROUP = -5001
@@ -180,13 +179,12 @@ def unhandled_updates() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture
 async def webhook_bot(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> AsyncIterator[TagwireApplication]:
     emulator.add_user(READER)
     emulator.add_group(GROUP, title="Desk", admins=[ADMIN])
     emulator.add_channel(CHANNEL, title="Wire", admins=[ADMIN])
-    settings = webhook_settings(emulator, tmp_path / "bot.db", webhook_secret=SECRET)
-    async with running_bot(settings) as application:
+    async with start_bot(**webhook_options(), webhook_secret=SECRET) as application:
         yield application
 
 
@@ -208,7 +206,7 @@ async def test_updates_of_kinds_the_bot_does_not_handle_are_ignored_quietly(
                 url, json={"update_id": number, kind: body}, headers={SECRET_HEADER: SECRET}
             )
             statuses.append((kind, answer.status_code))
-    await asyncio.sleep(1.0)
+    await updates_handled(emulator, webhook_bot)
     assert all(status == 200 for _, status in statuses), statuses
     replies = [
         call for call in emulator.calls[calls_before:] if call.method.lower() in REPLY_METHODS
@@ -222,25 +220,18 @@ async def test_updates_of_kinds_the_bot_does_not_handle_are_ignored_quietly(
 
 
 @pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[TagwireApplication]:
+async def before_start(emulator: BotApiEmulator, database: Path) -> None:
     emulator.add_user(READER)
-    database = tmp_path / "bot.db"
     await push(database)
-    async with running_bot(bot_settings(emulator, database)) as application:
-        yield application
 
 
 async def say(emulator: BotApiEmulator, text: str) -> dict[str, Any]:
-    before = len(emulator.sent_messages(READER))
-    emulator.send_text(READER, READER, text)
-    return (await emulator.wait_for_messages(READER, before + 1))[before]
+    return await say_as(emulator, READER, READER, text)
 
 
 async def tap(emulator: BotApiEmulator, message_id: int, data: str) -> str:
-    before = len(emulator.calls_of("answerCallbackQuery"))
-    emulator.press_button(READER, READER, message_id, data)
-    await emulator.wait_for(lambda: len(emulator.calls_of("answerCallbackQuery")) > before)
-    return str(emulator.calls_of("answerCallbackQuery")[before].params.get("text", ""))
+    answer = await tap_as(emulator, READER, READER, {"message_id": message_id}, data)
+    return str(answer.get("text", ""))
 
 
 def followed(database: Path) -> list[str]:
@@ -258,11 +249,10 @@ def followed(database: Path) -> list[str]:
 async def test_stale_buttons_get_polite_answers_and_change_nothing_wrongly(
     emulator: BotApiEmulator,
     bot: TagwireApplication,
-    tmp_path: Path,
+    database: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR)
-    database = tmp_path / "bot.db"
     await say(emulator, "/follow Japan, Russia")
     listing = await say(emulator, "/following")
     unfollow_japan = next(data for label, data in buttons(listing) if "Japan" in label)
@@ -301,7 +291,7 @@ async def test_stale_buttons_get_polite_answers_and_change_nothing_wrongly(
     answer = await tap(emulator, 99_999, russia_row)
     assert "Stopped following Russia" in answer
     assert followed(database) == []
-    await asyncio.sleep(0.3)
+    await updates_handled(emulator, bot)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert "went wrong" not in " ".join(
         str(call.params.get("text", "")) for call in emulator.calls_of("answerCallbackQuery")

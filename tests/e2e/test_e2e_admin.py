@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,8 @@ from bot.emulator import BotApiEmulator
 from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES
 from handlers.admin import parse_post
 from storage.sqlite import SqliteStore
-from tests.support.harness import bot_settings, links, running_bot
-
-pytestmark = pytest.mark.e2e
+from tests.support.harness import StartBot, links
+from tests.support.updates import say, teasers
 
 ADMIN = 5001
 READER = 1001
@@ -25,23 +23,14 @@ GROUP = -4001
 
 
 @pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[TagwireApplication]:
+def bot_options() -> dict[str, Any]:
+    return {"admin_ids": frozenset({ADMIN})}
+
+
+@pytest.fixture
+def before_start(emulator: BotApiEmulator) -> None:
     emulator.add_user(ADMIN, first_name="Operator")
     emulator.add_group(GROUP, title="Newsroom", admins=[ADMIN])
-    settings = bot_settings(emulator, tmp_path / "bot.db", admin_ids=frozenset({ADMIN}))
-    async with running_bot(settings) as application:
-        yield application
-
-
-async def say(emulator: BotApiEmulator, chat_id: int, user_id: int, text: str) -> dict[str, Any]:
-    before = len(emulator.sent_messages(chat_id))
-    emulator.send_text(chat_id, user_id, text)
-    messages = await emulator.wait_for_messages(chat_id, before + 1)
-    return messages[before]
-
-
-def teasers(emulator: BotApiEmulator, chat_id: int) -> list[dict[str, Any]]:
-    return [m for m in emulator.sent_messages(chat_id) if "Read more" in m.get("text", "")]
 
 
 async def test_post_publishes_and_answers_with_the_teaser_and_the_audience(
@@ -103,9 +92,9 @@ async def test_posting_a_known_url_again_notifies_nobody(
     services = bot.bot_data.services
     assert services is not None
     figures = await services.store.stats()
-    # One delivery row in all, whether its outcome is written yet or not.
+    # One delivery row in all, whether its outcome is written yet or not: nothing else can
+    # be sent.
     assert figures.deliveries_pending + figures.deliveries_sent == 1
-    await asyncio.sleep(0.3)
     assert len(teasers(emulator, READER)) == 1
     counted = bot.bot_data.metrics.registry.get_sample_value(
         "tagwire_stories_ingested_total", {"source": "telegram", "result": "duplicate"}
@@ -157,11 +146,11 @@ async def test_stats_shows_the_numbers(emulator: BotApiEmulator, bot: TagwireApp
 
 
 async def test_feeds_lists_each_feed_with_its_last_success_and_error(
-    emulator: BotApiEmulator, bot: TagwireApplication, tmp_path: Path
+    emulator: BotApiEmulator, bot: TagwireApplication, database: Path
 ) -> None:
     empty = await say(emulator, ADMIN, ADMIN, "/feeds")
     assert "No feeds yet" in empty["text"]
-    store = await SqliteStore.open(tmp_path / "bot.db")
+    store = await SqliteStore.open(database)
     try:
         good, _ = await store.add_feed("https://a.example.com/rss", ["Japan"], 1.0)
         bad, _ = await store.add_feed("https://user:pw@b.example.com/atom", [], 2.0)
@@ -183,9 +172,9 @@ async def test_feeds_lists_each_feed_with_its_last_success_and_error(
 
 
 async def test_feeds_fits_one_message_however_many_feeds(
-    emulator: BotApiEmulator, bot: TagwireApplication, tmp_path: Path
+    emulator: BotApiEmulator, bot: TagwireApplication, database: Path
 ) -> None:
-    store = await SqliteStore.open(tmp_path / "bot.db")
+    store = await SqliteStore.open(database)
     try:
         for number in range(60):
             feed, _ = await store.add_feed(f"https://feeds.example.com/{number}", [], 1.0)
@@ -214,13 +203,12 @@ async def test_the_admin_menu_is_registered_for_admins_only(
 
 
 async def test_a_failing_menu_registration_does_not_stop_the_bot(
-    emulator: BotApiEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    emulator: BotApiEmulator, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator.fail_next(
         "setMyCommands", status=400, description="Bad Request: chat not found", count=10
     )
-    settings = bot_settings(emulator, tmp_path / "bot.db", admin_ids=frozenset({ADMIN}))
-    async with running_bot(settings):
+    async with start_bot(admin_ids=frozenset({ADMIN})):
         reply = await say(emulator, ADMIN, ADMIN, "/stats")
     assert "tagwire in numbers" in reply["text"]
     assert f"could not register the admin menu for user {ADMIN}" in caplog.text

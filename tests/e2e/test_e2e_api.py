@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import time
@@ -25,12 +26,13 @@ from bot.settings import Settings
 from bot.web.api import MAX_BODY_BYTES, OperatorApi
 from bot.web.openapi import openapi_document
 from bot.web.webhook import WebhookConfig
-from tests.support.harness import TOKEN, bot_settings, links, running_bot
-
-pytestmark = pytest.mark.e2e
+from tests.support.harness import TOKEN, StartBot, api_client, bot_settings, links
+from tests.support.updates import follow, teasers
 
 API_TOKEN = "test-ingest-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+# The API on: a token, and the HTTP server on a free port.
+API_ON = {"ingest_token": API_TOKEN, "http_port": 0}
 READER = 1001
 
 
@@ -45,27 +47,8 @@ def story(number: int, *tags: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[TagwireApplication]:
-    settings = bot_settings(emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=0)
-    async with running_bot(settings) as application:
-        yield application
-
-
-@pytest.fixture
-async def client(bot: TagwireApplication) -> AsyncIterator[httpx.AsyncClient]:
-    assert bot.bot_data.http_url is not None
-    async with httpx.AsyncClient(base_url=bot.bot_data.http_url, trust_env=False) as http:
-        yield http
-
-
-async def follow(emulator: BotApiEmulator, chat_id: int, tags: str) -> None:
-    before = len(emulator.sent_messages(chat_id))
-    emulator.send_text(chat_id, chat_id, f"/follow {tags}")
-    await emulator.wait_for_messages(chat_id, before + 1)
-
-
-def teasers(emulator: BotApiEmulator, chat_id: int) -> list[dict[str, Any]]:
-    return [m for m in emulator.sent_messages(chat_id) if "Read more" in m.get("text", "")]
+def bot_options() -> dict[str, Any]:
+    return API_ON
 
 
 # Authentication
@@ -216,23 +199,13 @@ async def test_a_body_that_is_not_json_is_400_naming_the_problem(
 
 
 async def test_a_pushed_story_reaches_its_followers_at_once(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
     # The outbox is looked at only every 30 s: only the API's wake-up can deliver in time.
-    settings = bot_settings(
-        emulator,
-        tmp_path / "bot.db",
-        ingest_token=API_TOKEN,
-        http_port=0,
-        outbox_poll_interval=30.0,
-    )
-    async with running_bot(settings) as application:
-        await follow(emulator, READER, "Japan")
-        await follow(emulator, 1002, "Russia")
-        assert application.bot_data.http_url is not None
-        async with httpx.AsyncClient(
-            base_url=application.bot_data.http_url, trust_env=False
-        ) as client:
+    async with start_bot(**API_ON, outbox_poll_interval=30.0) as application:
+        await follow(emulator, READER, READER, "Japan")
+        await follow(emulator, 1002, 1002, "Russia")
+        async with api_client(application) as client:
             started = time.monotonic()
             answer = await client.post("/api/articles", json=[story(1, "Japan")], headers=AUTH)
             assert answer.json()["deliveries_queued"] == 1
@@ -290,7 +263,7 @@ async def test_bad_article_queries_are_400(
 async def test_tags_with_story_and_follower_counts(
     emulator: BotApiEmulator, bot: TagwireApplication, client: httpx.AsyncClient
 ) -> None:
-    await follow(emulator, READER, "Japan")
+    await follow(emulator, READER, READER, "Japan")
     await client.post(
         "/api/articles", json=[story(1, "Japan", "Russia"), story(2, "Japan")], headers=AUTH
     )
@@ -318,7 +291,14 @@ async def test_unknown_paths_and_methods_answer_json(client: httpx.AsyncClient) 
 async def test_healthz_is_200_while_the_bot_runs(client: httpx.AsyncClient) -> None:
     answer = await client.get("/healthz")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok", "bot": "running", "mode": "polling"}
+    assert answer.json() == {
+        "status": "ok",
+        "database": "ok",
+        "bot": "running",
+        "mode": "polling",
+        "instance": f"{socket.gethostname()}-{os.getpid()}",
+        "role": "leader",
+    }
 
 
 async def test_healthz_is_503_when_the_database_is_gone(
@@ -358,7 +338,7 @@ async def test_metrics_count_updates_sends_failures_and_stories(
     emulator: BotApiEmulator, bot: TagwireApplication, client: httpx.AsyncClient
 ) -> None:
     for chat_id in (1001, 1002, 1003, 1004):
-        await follow(emulator, chat_id, "Japan")
+        await follow(emulator, chat_id, chat_id, "Japan")
     emulator.block(1002)
     emulator.fail_next("sendMessage", status=400, description="Bad Request: odd", chat_id=1003)
     emulator.fail_next("sendMessage", status=429, retry_after=1, chat_id=1004)
@@ -396,7 +376,7 @@ async def test_metrics_count_updates_sends_failures_and_stories(
 async def test_metrics_show_the_outbox_backlog(
     emulator: BotApiEmulator, bot: TagwireApplication, client: httpx.AsyncClient
 ) -> None:
-    await follow(emulator, READER, "Japan")
+    await follow(emulator, READER, READER, "Japan")
     emulator.set_offline(True)
     try:
         await client.post("/api/articles", json=story(1), headers=AUTH)
@@ -458,23 +438,19 @@ def test_openapi_describes_the_webhook_path_in_webhook_mode(tmp_path: Path) -> N
 # Starting and stopping
 
 
-async def test_no_http_server_without_a_token_or_webhook(
-    emulator: BotApiEmulator, tmp_path: Path
-) -> None:
-    async with running_bot(bot_settings(emulator, tmp_path / "bot.db")) as application:
+async def test_no_http_server_without_a_token_or_webhook(start_bot: StartBot) -> None:
+    async with start_bot() as application:
         assert application.bot_data.http_url is None
 
 
 async def test_a_busy_port_is_a_one_line_startup_error(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        settings = bot_settings(
-            emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=port
-        )
+        settings = bot_settings(emulator, database, ingest_token=API_TOKEN, http_port=port)
         application = build_application(settings)
         with pytest.raises(StartupError, match=f"cannot listen on 127.0.0.1:{port}"):
             await serve(application, asyncio.Event())
@@ -482,7 +458,7 @@ async def test_a_busy_port_is_a_one_line_startup_error(
 
 
 async def test_shutdown_stops_the_server_first_then_the_bot(
-    emulator: BotApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from telegram.ext import Application, Updater
 
@@ -501,8 +477,7 @@ async def test_shutdown_stops_the_server_first_then_the_bot(
     monkeypatch.setattr(Updater, "stop", recording("updater", Updater.stop))
     monkeypatch.setattr(Application, "stop", recording("application", Application.stop))
     monkeypatch.setattr(Application, "shutdown", recording("shutdown", Application.shutdown))
-    settings = bot_settings(emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=0)
-    application = build_application(settings)
+    application = build_application(bot_settings(emulator, database, **API_ON))
     post_stop, post_shutdown = application.post_stop, application.post_shutdown
     assert post_stop is not None
     assert post_shutdown is not None
@@ -530,11 +505,8 @@ async def test_shutdown_stops_the_server_first_then_the_bot(
             await http.get(f"{url}/healthz")
 
 
-async def test_the_http_server_leaves_signal_handlers_to_the_bot(
-    emulator: BotApiEmulator, tmp_path: Path
-) -> None:
+async def test_the_http_server_leaves_signal_handlers_to_the_bot(start_bot: StartBot) -> None:
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    settings = bot_settings(emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=0)
-    async with running_bot(settings):
+    async with start_bot(**API_ON):
         during = {signum: signal.getsignal(signum) for signum in before}
     assert during == before

@@ -4,10 +4,7 @@ notified through the emulator; and `tagwire run` with its HTTP server as a proce
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,19 +16,21 @@ import pytest
 from bot.emulator import BotApiEmulator
 from storage.models import Feed
 from storage.sqlite import SqliteStore
+from tests.support.commands import environment, run_tagwire
 from tests.support.feed_server import FeedServer, fixture
 from tests.support.harness import (
     ROOT,
     TOKEN,
-    bot_settings,
+    StartBot,
+    api_client,
     links,
-    running_bot,
+    outbox_settled,
     start_process,
     stop_process,
     subprocess_env,
 )
-
-pytestmark = pytest.mark.e2e
+from tests.support.updates import teasers
+from tests.support.webhook import free_port
 
 READER = 1001
 ADMIN = 5001
@@ -45,17 +44,7 @@ async def server() -> AsyncIterator[FeedServer]:
 
 
 def tagwire(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
-    env["TAGWIRE_DATABASE"] = str(database)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    return run_tagwire(*args, env=environment(TAGWIRE_DATABASE=str(database)), cwd=ROOT)
 
 
 async def feeds_in(database: Path) -> list[Feed]:
@@ -73,19 +62,13 @@ async def wait_until(predicate: Any, timeout: float = 10.0) -> None:  # noqa: AS
         await asyncio.sleep(0.05)
 
 
-def teasers(emulator: BotApiEmulator, chat_id: int) -> list[dict[str, Any]]:
-    return [m for m in emulator.sent_messages(chat_id) if "Read more" in m.get("text", "")]
-
-
 async def test_the_bot_polls_feeds_and_notifies_only_entries_after_the_backlog(
-    emulator: BotApiEmulator, server: FeedServer, tmp_path: Path
+    emulator: BotApiEmulator, server: FeedServer, database: Path, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
     url = server.serve("asia.xml", fixture("rss2.xml"), etag='"v1"')
     added = await asyncio.to_thread(tagwire, database, "feeds", "add", url, "--tag", "Asia")
     assert added.returncode == 0, added.stderr
-    settings = bot_settings(emulator, database, feed_interval=0.2)
-    async with running_bot(settings):
+    async with start_bot(feed_interval=0.2):
         before = len(emulator.sent_messages(READER))
         emulator.send_text(READER, READER, "/follow Japan")
         await emulator.wait_for_messages(READER, before + 1)
@@ -101,23 +84,24 @@ async def test_the_bot_polls_feeds_and_notifies_only_entries_after_the_backlog(
 
         server.serve("asia.xml", fixture("rss2_next.xml"), etag='"v2"')
         await emulator.wait_for(lambda: len(teasers(emulator, READER)) == 1)
-        await asyncio.sleep(0.5)
+        # Polled twice more since, and what those polls stored went out.
+        polls = len(server.requests_for("asia.xml"))
+        await emulator.wait_for(lambda: len(server.requests_for("asia.xml")) >= polls + 2)
+        await outbox_settled(emulator, database)
     [teaser] = teasers(emulator, READER)
     assert links(teaser) == ["https://news.example.com/asia/peace-treaty-draft"]
     assert "#Asia #Japan" in teaser["text"]
 
 
 async def test_a_failing_feed_shows_in_feeds_list_and_in_the_admins_feeds(
-    emulator: BotApiEmulator, server: FeedServer, tmp_path: Path
+    emulator: BotApiEmulator, server: FeedServer, database: Path, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
     broken = server.serve("down.xml", status=500)
     working = server.serve("asia.xml", fixture("rss2.xml"))
     await asyncio.to_thread(tagwire, database, "feeds", "add", broken)
     await asyncio.to_thread(tagwire, database, "feeds", "add", working, "--tag", "Asia")
     emulator.add_user(ADMIN)
-    settings = bot_settings(emulator, database, feed_interval=0.2, admin_ids=frozenset({ADMIN}))
-    async with running_bot(settings):
+    async with start_bot(feed_interval=0.2, admin_ids=frozenset({ADMIN})):
 
         async def both_polled() -> bool:
             feeds = await feeds_in(database)
@@ -176,23 +160,17 @@ def test_feeds_add_refuses_bad_input_in_one_line(
     assert result.stderr.count("\n") == 1
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_tagwire_run_serves_http_and_stops_cleanly_on_sigterm(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, tmp_path: Path
 ) -> None:
     port = free_port()
     env = subprocess_env(
-        emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=port, log_level="DEBUG"
+        emulator, database, ingest_token=API_TOKEN, http_port=port, log_level="DEBUG"
     )
     log = tmp_path / "run.log"
     process = start_process(env, tmp_path, log)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
+        async with api_client(f"http://127.0.0.1:{port}") as http:
             deadline = time.monotonic() + 20
             while True:
                 try:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.tags import deep_link_payload
-from tests.support.harness import bot_settings, buttons, links, push, running_bot
-
-pytestmark = pytest.mark.e2e
+from tests.support.harness import buttons, links, push
+from tests.support.updates import say, tap
 
 READER = 1001
 OTHER = 1002
@@ -23,35 +20,10 @@ GROUP = -4001
 
 
 @pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[TagwireApplication]:
+def before_start(emulator: BotApiEmulator) -> None:
     emulator.add_user(READER, first_name="Reader")
     emulator.add_user(OTHER, first_name="Other")
     emulator.add_group(GROUP, title="Newsroom", admins=[ADMIN], members=[MEMBER])
-    async with running_bot(bot_settings(emulator, tmp_path / "bot.db")) as application:
-        yield application
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "bot.db"
-
-
-async def say(emulator: BotApiEmulator, chat_id: int, user_id: int, text: str) -> dict[str, Any]:
-    """Send `text` as a user and return the bot's next message in that chat."""
-    before = len(emulator.sent_messages(chat_id))
-    emulator.send_text(chat_id, user_id, text)
-    messages = await emulator.wait_for_messages(chat_id, before + 1)
-    return messages[before]
-
-
-async def tap(
-    emulator: BotApiEmulator, chat_id: int, user_id: int, message: dict[str, Any], data: str
-) -> dict[str, Any]:
-    """Tap a button and return the callback answer the bot gave."""
-    answers = len(emulator.calls_of("answerCallbackQuery"))
-    emulator.press_button(chat_id, user_id, message["message_id"], data)
-    await emulator.wait_for(lambda: len(emulator.calls_of("answerCallbackQuery")) > answers)
-    return emulator.calls_of("answerCallbackQuery")[answers].params
 
 
 async def test_commands_are_registered_for_the_menu(
@@ -176,7 +148,7 @@ async def test_following_has_unfollow_buttons_that_edit_the_list(
         lambda: "Tags you follow (1)" in emulator.messages_in(READER)[listing["message_id"]]["text"]
     )
     edited = emulator.messages_in(READER)[listing["message_id"]]
-    assert [label for label, _ in buttons(edited)] == ["✕ Japan"]
+    assert [label for label, _ in buttons(edited)] == ["✕ Japan", "✎ Japan"]
 
 
 async def test_forged_or_stale_button_gets_a_polite_answer(

@@ -3,9 +3,9 @@ end through the Bot API emulator. Time is moved by the test, never waited for.""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,18 +14,15 @@ import pytest
 
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
-from tests.e2e.test_e2e_reader import say, tap
 from tests.support.harness import (
     FakeClock,
-    bot_settings,
     buttons,
     example_stories,
     links,
+    outbox_settled,
     push,
-    running_bot,
 )
-
-pytestmark = pytest.mark.e2e
+from tests.support.updates import say, tap, teasers
 
 READER = 1001
 OTHER = 1002
@@ -45,29 +42,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "bot.db"
-
-
-@pytest.fixture
-async def bot(
-    emulator: BotApiEmulator, database: Path, clock: FakeClock
-) -> AsyncIterator[TagwireApplication]:
+def before_start(emulator: BotApiEmulator) -> None:
     emulator.add_user(READER, first_name="Reader")
     emulator.add_user(OTHER, first_name="Other")
     emulator.add_user(RUSSIAN_READER, first_name="Иван", language_code="ru")
     emulator.add_channel(CHANNEL, title="Japan Daily", username="japandaily", admins=[ADMIN])
     emulator.add_group(FORUM, title="Desk", supergroup=True, is_forum=True, admins=[ADMIN])
-    async with running_bot(bot_settings(emulator, database), clock=clock) as application:
-        yield application
-
-
-def teasers(emulator: BotApiEmulator, chat_id: int) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in emulator.sent_messages(chat_id)
-        if "Read more" in m.get("text", "") or "Читать дальше" in m.get("text", "")
-    ]
 
 
 def story(
@@ -80,6 +60,15 @@ def story(
         "tags": list(tags),
         "published_at": f"2026-11-{number % 28 + 1:02d}T10:00:00+00:00",
     }
+
+
+def not_held(database: Path) -> int:
+    """Pending deliveries the engine has not yet held for a digest or quiet hours."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND held = 0"
+        ).fetchone()
+    return int(count)
 
 
 async def test_search_ranks_title_matches_first_and_pages(
@@ -151,14 +140,15 @@ async def test_daily_digest_arrives_at_its_hour_as_one_message(
     clock.set(datetime(2030, 6, 1, 4, 30, tzinfo=UTC))  # 07:30 in Moscow; digest at 08:00
     before = len(emulator.sent_messages(READER))
     await push(database)
-    await asyncio.sleep(1.0)
+    # The engine has looked at every delivery and held it for the digest.
+    await emulator.wait_for(lambda: not_held(database) == 0)
     assert len(emulator.sent_messages(READER)) == before
     clock.set(datetime(2030, 6, 1, 5, 0, 1, tzinfo=UTC))
     messages = await emulator.wait_for_messages(READER, before + 1)
     digest = messages[before]
     assert digest["text"].startswith(f"Your daily digest: {len(JAPAN_URLS)} stories")
     assert set(links(digest)) == JAPAN_URLS
-    await asyncio.sleep(0.5)
+    await outbox_settled(emulator, database)
     assert len(emulator.sent_messages(READER)) == before + 1
 
 
@@ -218,7 +208,7 @@ async def test_muted_words_keep_stories_away(
         and not any(w in (s["title"] + " " + s["teaser"]).lower() for w in ("putin", "osaka"))
     }
     await emulator.wait_for(lambda: len(teasers(emulator, READER)) == len(expected))
-    await asyncio.sleep(0.5)
+    await outbox_settled(emulator, database)
     assert {links(m)[0] for m in teasers(emulator, READER)} == expected
     unmuted = await say(emulator, READER, READER, "/unmute putin, nothing")
     assert "Unmuted" in unmuted["text"]
@@ -288,7 +278,7 @@ async def test_forum_topics_follow_their_own_tags(
         lambda: len(by_topic(5)) == len(JAPAN_URLS) and len(by_topic(9)) == len(sanctions),
         timeout=20,
     )
-    await asyncio.sleep(0.5)
+    await outbox_settled(emulator, database)
     assert {links(m)[0] for m in by_topic(5)} == JAPAN_URLS
     assert {links(m)[0] for m in by_topic(9)} == sanctions
     assert len(teasers(emulator, FORUM)) == len(JAPAN_URLS) + len(sanctions)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,46 +13,25 @@ import pytest
 from bot.app import ALLOWED_UPDATES, StartupError, build_application, serve
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
-from bot.settings import Settings
 from bot.web.webhook import DEFAULT_PATH, META_SECRET_KEY, SECRET_HEADER
 from storage.sqlite import SqliteStore
 from tests.support.harness import (
     TOKEN,
-    bot_settings,
-    running_bot,
+    StartBot,
+    api_client,
     start_process,
     stop_process,
     subprocess_env,
 )
-
-pytestmark = pytest.mark.e2e
+from tests.support.updates import update_for
+from tests.support.webhook import webhook_options, webhook_settings
 
 READER = 1001
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def webhook_settings(
-    emulator: BotApiEmulator, database: Path, path: str = "/telegram/webhook", **overrides: Any
-) -> Settings:
-    port = free_port()
-    return bot_settings(
-        emulator,
-        database,
-        http_port=port,
-        webhook_url=f"http://127.0.0.1:{port}{path}",
-        **overrides,
-    )
-
-
 @pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[TagwireApplication]:
-    async with running_bot(webhook_settings(emulator, tmp_path / "bot.db")) as application:
-        yield application
+def bot_options() -> dict[str, Any]:
+    return {**webhook_options(), "instance_name": "web-1"}
 
 
 async def stored_secret(database: Path) -> str | None:
@@ -65,29 +42,14 @@ async def stored_secret(database: Path) -> str | None:
         await store.close()
 
 
-def update_for(chat_id: int, text: str, update_id: int) -> dict[str, Any]:
-    user = {"id": chat_id, "is_bot": False, "first_name": "Reader"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1_800_000_000,
-            "chat": {"id": chat_id, "type": "private", "first_name": "Reader"},
-            "from": user,
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-        },
-    }
-
-
 async def test_webhook_mode_registers_the_webhook_and_answers_updates(
-    emulator: BotApiEmulator, bot: TagwireApplication, tmp_path: Path
+    emulator: BotApiEmulator, bot: TagwireApplication, database: Path
 ) -> None:
     settings = bot.bot_data.require_settings()
     assert emulator.webhook == settings.webhook_url
     [call] = emulator.calls_of("setWebhook")
     assert call.params["allowed_updates"] == ALLOWED_UPDATES
-    secret = await stored_secret(tmp_path / "bot.db")
+    secret = await stored_secret(database)
     assert secret is not None
     assert len(secret) >= 32
     assert emulator.webhook_secret == secret
@@ -105,6 +67,7 @@ async def test_updates_without_the_right_secret_are_403_and_ignored(
 ) -> None:
     url = bot.bot_data.require_settings().webhook_url
     assert url is not None
+    emulator.add_user(1002)
     body = json.dumps(update_for(1002, "/start", 900)).encode()
     async with httpx.AsyncClient(trust_env=False) as http:
         missing = await http.post(url, content=body)
@@ -112,9 +75,16 @@ async def test_updates_without_the_right_secret_are_403_and_ignored(
         almost = await http.post(
             url, content=body, headers={SECRET_HEADER: (emulator.webhook_secret or "") + "x"}
         )
+        # Then the right secret: once this one is answered, the others would have been.
+        marker = await http.post(
+            url,
+            json=update_for(1002, "/help", 901),
+            headers={SECRET_HEADER: emulator.webhook_secret or ""},
+        )
     assert [missing.status_code, wrong.status_code, almost.status_code] == [403, 403, 403]
-    await asyncio.sleep(0.3)
-    assert emulator.sent_messages(1002) == []
+    assert marker.status_code == 200
+    [answer] = await emulator.wait_for_messages(1002, 1)
+    assert "What I can do" in answer["text"]
     counted = bot.bot_data.metrics.registry.get_sample_value(
         "tagwire_webhook_requests_total", {"result": "forbidden"}
     )
@@ -138,75 +108,76 @@ async def test_an_update_with_the_right_secret_is_processed(
 
 
 async def test_health_says_webhook_mode_and_the_api_is_off_without_a_token(
-    bot: TagwireApplication,
+    client: httpx.AsyncClient,
 ) -> None:
-    base = bot.bot_data.http_url
-    async with httpx.AsyncClient(base_url=base or "", trust_env=False) as http:
-        health = await http.get("/healthz")
-        api = await http.post("/api/articles", json={}, headers={"Authorization": "Bearer x"})
-        document = (await http.get("/openapi.json")).json()
-    assert health.json() == {"status": "ok", "database": "ok", "bot": "running", "mode": "webhook"}
+    health = await client.get("/healthz")
+    api = await client.post("/api/articles", json={}, headers={"Authorization": "Bearer x"})
+    document = (await client.get("/openapi.json")).json()
+    assert health.json() == {
+        "status": "ok",
+        "database": "ok",
+        "bot": "running",
+        "mode": "webhook",
+        "instance": "web-1",
+        "role": "leader",
+    }
     assert api.status_code == 404
     assert "TAGWIRE_INGEST_TOKEN" in api.json()["error"]
     assert "/telegram/webhook" in document["paths"]
 
 
 async def test_the_generated_secret_survives_a_restart_and_the_webhook_is_kept(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
-    async with running_bot(webhook_settings(emulator, database)):
+    async with start_bot(**webhook_options()):
         first = emulator.webhook_secret
     # Stopping leaves the webhook in place: Telegram queues updates for the next start.
     assert emulator.webhook is not None
     assert emulator.calls_of("deleteWebhook") == []
     emulator.send_text(READER, READER, "/start")
-    async with running_bot(webhook_settings(emulator, database)):
+    async with start_bot(**webhook_options()):
         assert emulator.webhook_secret == first
         [reply] = await emulator.wait_for_messages(READER, 1)
     assert "Welcome" in reply["text"]
 
 
 async def test_a_configured_secret_is_used_as_it_is(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot, database: Path
 ) -> None:
-    settings = webhook_settings(emulator, tmp_path / "bot.db", webhook_secret="my-own_Secret-42")
-    async with running_bot(settings):
+    async with start_bot(**webhook_options(), webhook_secret="my-own_Secret-42"):
         assert emulator.webhook_secret == "my-own_Secret-42"
         emulator.send_text(READER, READER, "/start")
         await emulator.wait_for_messages(READER, 1)
-    assert await stored_secret(tmp_path / "bot.db") is None
+    assert await stored_secret(database) is None
 
 
 async def test_back_to_long_polling_removes_the_webhook(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
-    async with running_bot(webhook_settings(emulator, database)):
+    async with start_bot(**webhook_options()):
         pass
     assert emulator.webhook is not None
-    async with running_bot(bot_settings(emulator, database)):
+    async with start_bot():
         assert emulator.webhook is None
         emulator.send_text(READER, READER, "/start")
         await emulator.wait_for_messages(READER, 1)
 
 
 async def test_a_url_without_a_path_uses_the_default_path(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
-    settings = webhook_settings(emulator, tmp_path / "bot.db", path="")
-    async with running_bot(settings) as application:
-        assert emulator.webhook == settings.webhook_url
-        base = application.bot_data.http_url
-        async with httpx.AsyncClient(base_url=base or "", trust_env=False) as http:
+    options = webhook_options(path="")
+    async with start_bot(**options) as application:
+        assert emulator.webhook == options["webhook_url"]
+        async with api_client(application) as http:
             answer = await http.post(DEFAULT_PATH, json={}, headers={SECRET_HEADER: "wrong"})
     assert answer.status_code == 403
 
 
 async def test_a_webhook_url_with_the_token_in_it_is_refused(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path
 ) -> None:
-    settings = webhook_settings(emulator, tmp_path / "bot.db", path=f"/{TOKEN}")
+    settings = webhook_settings(emulator, database, path=f"/{TOKEN}")
     application = build_application(settings)
     with pytest.raises(StartupError, match="must not contain the bot token") as raised:
         await serve(application, asyncio.Event())
@@ -215,27 +186,20 @@ async def test_a_webhook_url_with_the_token_in_it_is_refused(
 
 
 async def test_a_webhook_telegram_refuses_is_a_startup_error(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path
 ) -> None:
     emulator.fail_next(
         "setWebhook", status=400, description="Bad Request: bad webhook: HTTPS url must be provided"
     )
-    application = build_application(webhook_settings(emulator, tmp_path / "bot.db"))
+    application = build_application(webhook_settings(emulator, database))
     with pytest.raises(StartupError, match="Telegram refused the webhook"):
         await serve(application, asyncio.Event())
 
 
 async def test_tagwire_run_in_webhook_mode_never_logs_the_secret(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = subprocess_env(
-        emulator,
-        tmp_path / "bot.db",
-        http_port=port,
-        webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
-        log_level="DEBUG",
-    )
+    env = subprocess_env(emulator, database, **webhook_options(), log_level="DEBUG")
     log = tmp_path / "run.log"
     process = start_process(env, tmp_path, log)
     try:

@@ -10,9 +10,7 @@ import pytest
 from bot.app import delivery_config
 from bot.emulator import BotApiEmulator
 from bot.settings import Settings
-from tests.support.harness import bot_settings, push, running_bot
-
-pytestmark = pytest.mark.e2e
+from tests.support.harness import StartBot, push
 
 
 def settings(**values: object) -> Settings:
@@ -39,10 +37,9 @@ def test_an_explicit_rate_limit_wins_over_paid_broadcast(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("paid", [False, True])
 async def test_teasers_carry_allow_paid_broadcast_only_when_paid(
-    emulator: BotApiEmulator, tmp_path: Path, paid: bool
+    emulator: BotApiEmulator, database: Path, start_bot: StartBot, paid: bool
 ) -> None:
-    database = tmp_path / "bot.db"
-    async with running_bot(bot_settings(emulator, database, paid_broadcast=paid)):
+    async with start_bot(paid_broadcast=paid):
         emulator.send_text(1001, 1001, "/follow Japan")
         await emulator.wait_for_messages(1001, 1)
         result = await push(database)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import signal
 import socket
@@ -22,10 +21,9 @@ from bot.emulator import BotApiEmulator
 from bot.sandbox import SANDBOX_TOKEN, Sandbox
 from bot.sandbox.cast import ALICE, BOB, NEWSROOM, default_cast
 from bot.sandbox.feed import Feed
-from bot.settings import Settings
-from tests.support.harness import EXAMPLES, FAST_SETTINGS, ROOT
-
-pytestmark = pytest.mark.e2e
+from tests.support.commands import environment, run_tagwire
+from tests.support.harness import EXAMPLES, ROOT
+from tests.support.sandbox import running_sandbox, sandbox_settings
 
 Event = dict[str, Any]
 
@@ -84,10 +82,7 @@ def bot_message(chat_id: int, contains: str) -> Callable[[Event], bool]:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    settings = Settings(_env_file=None, **FAST_SETTINGS)  # type: ignore[call-arg]
-    async with Sandbox(
-        settings, port=0, database=tmp_path / "sandbox.db", stories=EXAMPLES
-    ) as running:
+    async with running_sandbox(tmp_path) as running:
         yield running
 
 
@@ -105,14 +100,14 @@ async def post(client: httpx.AsyncClient, sandbox: Sandbox, path: str, body: Any
 
 
 def sandbox_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
     # A real bot's settings, which the sandbox must override: Telegram's URL, a database it must
     # not touch, a webhook and the HTTP API.
-    env["TAGWIRE_TELEGRAM_API_URL"] = "https://api.telegram.org/bot"
-    env["TAGWIRE_DATABASE"] = "must-not-be-created.db"
-    env["TAGWIRE_WEBHOOK_URL"] = "https://bot.example.com/telegram"
-    env["TAGWIRE_INGEST_TOKEN"] = "0123456789abcdef0123456789abcdef"
-    return env
+    return environment(
+        TAGWIRE_TELEGRAM_API_URL="https://api.telegram.org/bot",
+        TAGWIRE_DATABASE="must-not-be-created.db",
+        TAGWIRE_WEBHOOK_URL="https://bot.example.com/telegram",
+        TAGWIRE_INGEST_TOKEN="0123456789abcdef0123456789abcdef",
+    )
 
 
 class Command:
@@ -193,12 +188,10 @@ async def test_the_command_keeps_a_database_it_is_given(tmp_path: Path) -> None:
     assert code == 0, command.log.read_text()
     assert f"database {database}\n" in command.output
     stats = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "stats"],
+        run_tagwire,
+        "stats",
         cwd=tmp_path,
         env={**sandbox_env(), "TAGWIRE_DATABASE": str(database)},
-        capture_output=True,
-        text=True,
         timeout=30,
         check=True,
     )
@@ -212,14 +205,7 @@ async def test_a_busy_port_is_one_line_and_exit_status_2(tmp_path: Path) -> None
         taken.listen()
         port = taken.getsockname()[1]
         result = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "bot", "sandbox", "--port", str(port)],
-            cwd=tmp_path,
-            env=sandbox_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            run_tagwire, "sandbox", "--port", str(port), cwd=tmp_path, env=sandbox_env()
         )
     assert result.returncode == 2
     assert f"cannot serve the page on 127.0.0.1:{port}" in result.stderr
@@ -444,8 +430,7 @@ async def test_actions_take_json_only_and_only_from_loopback_hosts(
 
 
 async def test_stopping_ends_open_event_streams(tmp_path: Path, client: httpx.AsyncClient) -> None:
-    settings = Settings(_env_file=None, **FAST_SETTINGS)  # type: ignore[call-arg]
-    sandbox = Sandbox(settings, port=0, database=tmp_path / "sandbox.db")
+    sandbox = Sandbox(sandbox_settings(), port=0, database=tmp_path / "sandbox.db")
     await sandbox.start()
     try:
         async with client.stream("GET", f"{sandbox.url}/events") as response:
@@ -461,9 +446,11 @@ async def test_stopping_ends_open_event_streams(tmp_path: Path, client: httpx.As
 async def test_a_story_file_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
     from bot.sandbox.runner import SandboxError
 
-    settings = Settings(_env_file=None, **FAST_SETTINGS)  # type: ignore[call-arg]
     sandbox = Sandbox(
-        settings, port=0, database=tmp_path / "sandbox.db", stories=tmp_path / "missing.jsonl"
+        sandbox_settings(),
+        port=0,
+        database=tmp_path / "sandbox.db",
+        stories=tmp_path / "missing.jsonl",
     )
     with pytest.raises(SandboxError, match="cannot read the stories"):
         await sandbox.start()
@@ -517,3 +504,21 @@ async def test_emulator_reports_its_fault_switches(emulator: BotApiEmulator) -> 
     assert emulator.limits_enforced
     emulator.enforce_limits(per_second=None, per_chat_interval=None, group_per_minute=None)
     assert not emulator.limits_enforced
+
+
+async def test_a_lone_surrogate_is_refused_and_the_bot_keeps_answering(
+    sandbox: Sandbox, client: httpx.AsyncClient
+) -> None:
+    # JSON can spell a lone surrogate; queued as an update it made every getUpdates answer 500.
+    # json.dumps escapes the surrogate as \\ud800, as a hostile page would send it.
+    body = json.dumps({"chat_id": ALICE, "user_id": ALICE, "text": "hi \ud800"})
+    answer = await client.post(
+        f"{sandbox.url}/api/send", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"ok": False, "error": "the text is not valid Unicode"}
+    with pytest.raises(UnicodeEncodeError):
+        sandbox.emulator.send_text(ALICE, ALICE, "hi \ud800")
+    sandbox.emulator.send_text(ALICE, ALICE, "/help")
+    reply = await sandbox.emulator.wait_for_messages(ALICE, 1)
+    assert "/follow" in reply[-1]["text"]

@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -27,21 +26,25 @@ from bot.texts.replies import render
 from bot.web.webhook import SECRET_HEADER
 from storage.backup import check_backup
 from storage.sqlite import SqliteStore
-from tests.e2e.test_e2e_webhook import free_port, update_for, webhook_settings
+from tests.support.commands import run_tagwire
 from tests.support.faults import BotProcess, secrets_in, seed
 from tests.support.harness import (
     EXAMPLES,
     ROOT,
     TOKEN,
-    bot_settings,
+    StartBot,
+    api_client,
     buttons,
-    running_bot,
     subprocess_env,
+    updates_handled,
 )
-
-pytestmark = pytest.mark.e2e
+from tests.support.updates import say as say_as
+from tests.support.updates import update_for
+from tests.support.webhook import free_port, webhook_options
 
 API_TOKEN = "security-ingest-token-0123456789abcdef"
+# The API on: its token, and the HTTP server on a free port.
+API_ON = {"ingest_token": API_TOKEN, "http_port": 0}
 WEBHOOK_SECRET = "security-webhook-secret-0123456789abcdef"
 ADMIN = 4242
 READER = 1001
@@ -80,20 +83,15 @@ def near_misses(secret: str) -> list[str]:
 
 
 async def test_ingest_token_near_misses_are_refused_by_a_constant_time_comparison(
-    emulator: BotApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = spy_on_compare_digest(monkeypatch, "bot.web.api")
-    settings = bot_settings(emulator, tmp_path / "bot.db", ingest_token=API_TOKEN, http_port=0)
-    async with running_bot(settings) as application:
-        assert application.bot_data.http_url is not None
-        async with httpx.AsyncClient(
-            base_url=application.bot_data.http_url, trust_env=False
-        ) as client:
-            answers = [
-                await client.get("/api/tags", headers={"Authorization": f"Bearer {wrong}"})
-                for wrong in near_misses(API_TOKEN)
-            ]
-            right = await client.get("/api/tags", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    async with start_bot(**API_ON) as application, api_client(application) as client:
+        answers = [
+            await client.get("/api/tags", headers={"Authorization": f"Bearer {wrong}"})
+            for wrong in near_misses(API_TOKEN)
+        ]
+        right = await client.get("/api/tags", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert [answer.status_code for answer in answers] == [403] * len(answers)
     assert right.status_code == 200
     assert all(API_TOKEN not in answer.text for answer in answers)
@@ -103,14 +101,13 @@ async def test_ingest_token_near_misses_are_refused_by_a_constant_time_compariso
 
 
 async def test_webhook_secret_near_misses_are_refused_by_a_constant_time_comparison(
-    emulator: BotApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = spy_on_compare_digest(monkeypatch, "bot.web.webhook")
     emulator.add_user(READER)
-    settings = webhook_settings(emulator, tmp_path / "bot.db", webhook_secret=WEBHOOK_SECRET)
-    async with running_bot(settings):
-        url = settings.webhook_url
-        assert url is not None
+    options = webhook_options()
+    async with start_bot(**options, webhook_secret=WEBHOOK_SECRET):
+        url = options["webhook_url"]
         async with httpx.AsyncClient(trust_env=False) as http:
             statuses = [
                 (
@@ -120,8 +117,13 @@ async def test_webhook_secret_near_misses_are_refused_by_a_constant_time_compari
                 ).status_code
                 for n, w in enumerate(near_misses(WEBHOOK_SECRET))
             ]
-        await asyncio.sleep(0.3)
-        assert emulator.sent_messages(READER) == []
+            # With the right secret, one more: once it is answered, the others would have been.
+            marker = await http.post(
+                url, json=update_for(READER, "/help", 799), headers={SECRET_HEADER: WEBHOOK_SECRET}
+            )
+        assert marker.status_code == 200
+        [answer] = await emulator.wait_for_messages(READER, 1)
+        assert "What I can do" in answer["text"]
     assert statuses == [403] * len(statuses)
     compared = [given.decode() for given, real in calls if real == WEBHOOK_SECRET.encode()]
     assert compared[: len(statuses)] == near_misses(WEBHOOK_SECRET)
@@ -158,9 +160,8 @@ async def _garbled_bot_api() -> tuple[asyncio.Server, str]:
 
 
 async def test_secrets_appear_nowhere_in_logs_answers_metrics_or_stats(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, tmp_path: Path
 ) -> None:
-    database = tmp_path / "bot.db"
     secrets = _secret_forms()
     shown: list[str] = []
 
@@ -200,7 +201,7 @@ async def test_secrets_appear_nowhere_in_logs_answers_metrics_or_stats(
     try:
         await second.wait_for_output("tagwire is running", timeout=30)
         base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=30) as client:
+        async with api_client(base, timeout=30) as client:
             for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
                 shown.append((await client.get("/api/tags", headers=header)).text)
             auth = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -236,13 +237,7 @@ async def test_secrets_appear_nowhere_in_logs_answers_metrics_or_stats(
     assert code == 0, second.output[-3000:]
     shown += [str(message.get("text", "")) for message in emulator.sent_messages()]
     stats = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "stats"],
-        env={**os.environ, "TAGWIRE_DATABASE": str(database)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        run_tagwire, "stats", env={**os.environ, "TAGWIRE_DATABASE": str(database)}
     )
     shown += [stats.stdout, stats.stderr]
     with contextlib.closing(sqlite3.connect(database)) as db:
@@ -258,11 +253,9 @@ async def test_secrets_appear_nowhere_in_logs_answers_metrics_or_stats(
 
 
 async def test_admin_commands_answer_others_exactly_like_an_unknown_command(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
     emulator.add_user(READER)
-    settings = bot_settings(emulator, database, admin_ids=frozenset({ADMIN}))
 
     async def reply_params(text: str) -> dict[str, Any]:
         before = len(emulator.calls_of("sendMessage"))
@@ -272,7 +265,7 @@ async def test_admin_commands_answer_others_exactly_like_an_unknown_command(
         params.pop("reply_parameters", None)
         return params
 
-    async with running_bot(settings):
+    async with start_bot(admin_ids=frozenset({ADMIN})):
         for command in ("/post", "/stats", "/feeds"):
             admin_only = await reply_params(f"{command} https://evil.example.com/x Evil #Japan")
             unknown = await reply_params(f"{command[:-1]}q https://evil.example.com/x Evil #Japan")
@@ -287,15 +280,12 @@ async def test_admin_commands_answer_others_exactly_like_an_unknown_command(
 
 
 async def test_only_group_admins_change_a_groups_follows_and_settings(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
     emulator.add_group(GROUP, title="Desk", admins=[ADMIN], members=[MEMBER])
 
     async def say(user: int, text: str) -> str:
-        before = len(emulator.sent_messages(GROUP))
-        emulator.send_text(GROUP, user, text)
-        return str((await emulator.wait_for_messages(GROUP, before + 1))[before]["text"])
+        return str((await say_as(emulator, GROUP, user, text))["text"])
 
     async def prefs() -> tuple[Any, ...]:
         store = await SqliteStore.open(database)
@@ -307,7 +297,7 @@ async def test_only_group_admins_change_a_groups_follows_and_settings(
         return chat.settings, chat.muted, followed
 
     refused = render("group_admins_only", "en")
-    async with running_bot(bot_settings(emulator, database)):
+    async with start_bot():
         await say(ADMIN, "/follow Japan")
         before = await prefs()
         for text in (
@@ -364,17 +354,14 @@ async def test_only_group_admins_change_a_groups_follows_and_settings(
 
 
 async def test_a_chat_follows_at_most_100_tags_and_mutes_at_most_50_words(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, start_bot: StartBot
 ) -> None:
-    database = tmp_path / "bot.db"
     emulator.add_user(READER)
 
     async def say(text: str) -> str:
-        before = len(emulator.sent_messages(READER))
-        emulator.send_text(READER, READER, text)
-        return str((await emulator.wait_for_messages(READER, before + 1))[before]["text"])
+        return str((await say_as(emulator, READER, READER, text))["text"])
 
-    async with running_bot(bot_settings(emulator, database, user_commands_per_minute=1000)):
+    async with start_bot(user_commands_per_minute=1000):
         answer = await say("/follow " + ", ".join(f"tag{n}" for n in range(105)))
         assert "at most 100 tags" in answer
         assert "at most 100 tags" in await say("/follow one more")
@@ -386,22 +373,22 @@ async def test_a_chat_follows_at_most_100_tags_and_mutes_at_most_50_words(
 
 
 async def test_one_user_flooding_is_told_once_then_ignored_while_others_are_served(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
     flooder, other = 5001, 5002
     emulator.add_user(flooder)
     emulator.add_user(other)
-    async with running_bot(bot_settings(emulator, tmp_path / "bot.db", user_commands_per_minute=5)):
+    async with start_bot(user_commands_per_minute=5) as application:
         for _ in range(12):
             emulator.send_text(flooder, flooder, "/help")
         emulator.send_text(other, other, "/help")
         await emulator.wait_for_messages(other, 1)
         await emulator.wait_for_messages(flooder, 6)
-        await asyncio.sleep(1.0)
+        await updates_handled(emulator, application)
         # A button tap counts too, and gets no second notice.
         answers = len(emulator.calls_of("answerCallbackQuery"))
         emulator.press_button(flooder, flooder, 1, "cfg:mode:daily")
-        await asyncio.sleep(0.5)
+        await updates_handled(emulator, application)
     texts = emulator.reply_texts(flooder)
     notice = render("too_many_commands", "en", seconds=60).split(" I will")[0]
     assert len(texts) == 6, texts
@@ -411,23 +398,14 @@ async def test_one_user_flooding_is_told_once_then_ignored_while_others_are_serv
     assert len(emulator.calls_of("answerCallbackQuery")) == answers
 
 
-async def test_the_api_limits_requests_per_address_and_per_token(
-    emulator: BotApiEmulator, tmp_path: Path
-) -> None:
-    settings = bot_settings(
-        emulator,
-        tmp_path / "bot.db",
-        ingest_token=API_TOKEN,
-        http_port=0,
-        api_requests_per_minute=5,
-    )
+async def test_the_api_limits_requests_per_address_and_per_token(start_bot: StartBot) -> None:
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
 
     def client(base: str, address: str) -> httpx.AsyncClient:
         transport = httpx.AsyncHTTPTransport(local_address=address)
         return httpx.AsyncClient(base_url=base, transport=transport, trust_env=False)
 
-    async with running_bot(settings) as application:
+    async with start_bot(**API_ON, api_requests_per_minute=5) as application:
         base = application.bot_data.http_url
         assert base is not None
         async with (
@@ -455,60 +433,46 @@ async def test_the_api_limits_requests_per_address_and_per_token(
 
 
 async def test_a_backup_taken_while_the_bot_writes_is_consistent(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path, start_bot: StartBot, tmp_path: Path
 ) -> None:
-    database = tmp_path / "bot.db"
     readers = list(range(7001, 7051))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
-    settings = bot_settings(emulator, database, ingest_token=API_TOKEN, http_port=0)
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     batch = 10
     env = {**os.environ, "TAGWIRE_DATABASE": str(database)}
 
     async def backup(path: Path) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "bot", "backup", str(path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return await asyncio.to_thread(run_tagwire, "backup", str(path), env=env)
 
-    async with running_bot(settings) as application:
-        assert application.bot_data.http_url is not None
-        async with httpx.AsyncClient(
-            base_url=application.bot_data.http_url, trust_env=False, timeout=30
-        ) as client:
-            stop = asyncio.Event()
+    async with start_bot(**API_ON) as application, api_client(application, timeout=30) as client:
+        stop = asyncio.Event()
 
-            async def write() -> int:
-                number = 0
-                while not stop.is_set():
-                    stories = [
-                        {
-                            "url": f"https://b.example.com/{number + n}",
-                            "title": "T",
-                            "tags": ["Japan"],
-                        }
-                        for n in range(batch)
-                    ]
-                    answer = await client.post("/api/articles", json=stories, headers=auth)
-                    assert answer.status_code == 201, answer.text
-                    number += batch
-                return number
+        async def write() -> int:
+            number = 0
+            while not stop.is_set():
+                stories = [
+                    {
+                        "url": f"https://b.example.com/{number + n}",
+                        "title": "T",
+                        "tags": ["Japan"],
+                    }
+                    for n in range(batch)
+                ]
+                answer = await client.post("/api/articles", json=stories, headers=auth)
+                assert answer.status_code == 201, answer.text
+                number += batch
+            return number
 
-            writer = asyncio.create_task(write())
-            copies = []
-            for n in range(3):
-                await asyncio.sleep(0.3)
-                copy = tmp_path / f"copy{n}.db"
-                result = await backup(copy)
-                assert result.returncode == 0, result.stderr
-                copies.append(copy)
-            stop.set()
-            written = await writer
+        writer = asyncio.create_task(write())
+        copies = []
+        for n in range(3):
+            await asyncio.sleep(0.3)
+            copy = tmp_path / f"copy{n}.db"
+            result = await backup(copy)
+            assert result.returncode == 0, result.stderr
+            copies.append(copy)
+        stop.set()
+        written = await writer
     for copy in copies:
         summary = check_backup(copy)
         assert summary.stories % batch == 0, summary
@@ -524,15 +488,8 @@ async def test_a_backup_taken_while_the_bot_writes_is_consistent(
 
 
 def _restore(database: Path, backup: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "restore", str(backup)],
-        env={**os.environ, "TAGWIRE_DATABASE": str(database)},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    env = {**os.environ, "TAGWIRE_DATABASE": str(database)}
+    return run_tagwire("restore", str(backup), env=env, cwd=ROOT)
 
 
 def _damage(source: Path, target: Path, change: Callable[[bytearray], None]) -> Path:
@@ -547,28 +504,13 @@ def _fingerprint(path: Path) -> str:
 
 
 def test_restore_refuses_truncated_and_damaged_backups_and_keeps_the_database(
-    tmp_path: Path,
+    database: Path, tmp_path: Path
 ) -> None:
-    database = tmp_path / "bot.db"
     env = {**os.environ, "TAGWIRE_DATABASE": str(database)}
-    pushed = subprocess.run(
-        [sys.executable, "-m", "bot", "push", str(EXAMPLES)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    pushed = run_tagwire("push", str(EXAMPLES), env=env)
     assert pushed.returncode == 0, pushed.stderr
     good = tmp_path / "good.db"
-    made = subprocess.run(
-        [sys.executable, "-m", "bot", "backup", str(good)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    made = run_tagwire("backup", str(good), env=env)
     assert made.returncode == 0, made.stderr
     size = good.stat().st_size
     page = 4096

@@ -5,28 +5,18 @@ update left behind, the fan-out complete, the bot stopped cleanly."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.support.commands import run_command
 from tests.support.faults import SOAK, report
 from tests.support.harness import ROOT
-
-pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
 
 def test_the_load_benchmark_answers_every_command(tmp_path: Path) -> None:
     size = [] if SOAK else ["--users", "40", "--duration", "3", "--fanout", "60"]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.load", *size, "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900 if SOAK else 120,
-        check=False,
-    )
+    command = [sys.executable, "-m", "bench.load", *size, "--out", str(tmp_path)]
+    result = run_command(*command, cwd=ROOT, timeout=900 if SOAK else 120)
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads((tmp_path / "load.json").read_text())
     rows = {row["metric"]: row for row in document["rows"]}

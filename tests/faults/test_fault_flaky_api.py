@@ -5,13 +5,10 @@ whose answer was lost (Telegram took them; the bot could not know)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections import Counter
 from pathlib import Path
-
-import pytest
 
 from bot.emulator import BotApiEmulator
 from tests.support.faults import (
@@ -28,13 +25,10 @@ from tests.support.faults import (
 )
 from tests.support.harness import bot_settings, push, running_bot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.soak]
-
 
 async def test_random_429_502_resets_and_latency_lose_nothing(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path
 ) -> None:
-    database = tmp_path / "bot.db"
     readers = list(range(300_001, 300_001 + size(20, 200)))
     groups = [-(400_001 + n) for n in range(size(20, 100))]
     others = list(range(500_001, 500_011))
@@ -71,7 +65,6 @@ async def test_random_429_502_resets_and_latency_lose_nothing(
             timeout=size(120, 900),
         )
         emulator.clear_faults()
-        await asyncio.sleep(0.5)
     elapsed = time.monotonic() - started
 
     teaser_calls = [

@@ -5,23 +5,19 @@ attempts on the outage, and delivers everything, once, when Telegram is back."""
 from __future__ import annotations
 
 import asyncio
-import re
-import socket
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.app import build_application, serve
 from bot.delivery.engine import OUTAGE_AFTER_FAILURES
 from bot.delivery.request import AiohttpRequest
 from bot.emulator import BotApiEmulator
-from tests.e2e.test_e2e_webhook import webhook_settings
 from tests.support.faults import (
     STORY_PREFIX,
-    BotProcess,
+    StartBotProcess,
     delivery_rows,
     duration,
     received,
@@ -32,9 +28,8 @@ from tests.support.faults import (
     story,
     tally,
 )
-from tests.support.harness import bot_settings, push, running_bot, subprocess_env
-
-pytestmark = [pytest.mark.e2e, pytest.mark.soak]
+from tests.support.harness import api_client, bot_settings, push, running_bot
+from tests.support.webhook import free_port, webhook_settings
 
 API_TOKEN = "outage-ingest-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -42,22 +37,18 @@ READER = 950_000
 
 
 async def test_telegram_unreachable_then_back_loses_nothing(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator,
+    database: Path,
+    start_bot_process: StartBotProcess,
 ) -> None:
-    database = tmp_path / "bot.db"
     readers = list(range(950_001, 950_001 + size(100, 1_000)))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
     emulator.add_user(READER)
     emulator.latency = 0.02
     offline_for = duration(12.0, 300.0)
-    env = subprocess_env(emulator, database, ingest_token=API_TOKEN, http_port=0, rate_limit=50)
-    bot = await BotProcess(env, tmp_path).start()
+    bot = await start_bot_process(ingest_token=API_TOKEN, http_port=0, rate_limit=50)
     try:
-        await bot.wait_for_output("HTTP server on ")
-        line = next(line for line in bot.lines if "HTTP server on " in line)
-        match = re.search(r"(http://[0-9.]+:[0-9]+)", line)
-        assert match is not None
-        async with httpx.AsyncClient(base_url=match[1], trust_env=False, timeout=30) as client:
+        async with api_client(await bot.http_url(), timeout=30) as client:
             assert (await push(database, [story(1, "Japan")])).returncode == 0
             await emulator.wait_for(lambda: len(received(emulator)) >= 20, timeout=30)
 
@@ -96,7 +87,8 @@ async def test_telegram_unreachable_then_back_loses_nothing(
                 )
                 - back
             )
-            await asyncio.sleep(0.5)
+            # Every outcome written: nothing more will be sent.
+            await emulator.wait_for(lambda: not statuses(database)["pending"], timeout=60)
     finally:
         code = await bot.stop()
     assert code == 0, bot.output[-3000:]
@@ -136,13 +128,13 @@ async def test_telegram_unreachable_then_back_loses_nothing(
     [("getMe", 429), ("getMe", 502), ("getMe", 0), ("deleteWebhook", 502), ("deleteWebhook", 429)],
 )
 async def test_telegram_failing_while_the_bot_starts_is_waited_out(
-    emulator: BotApiEmulator, tmp_path: Path, method: str, status: int
+    emulator: BotApiEmulator, database: Path, method: str, status: int
 ) -> None:
     """A restart during a hiccup: the first calls (getMe, then deleteWebhook as polling
     starts) meet a flood answer, a gateway error or a reset; the bot waits and starts."""
     emulator.add_user(READER)
     emulator.fail_next(method, status=status, retry_after=1 if status == 429 else None)
-    async with running_bot(bot_settings(emulator, tmp_path / "bot.db")):
+    async with running_bot(bot_settings(emulator, database)):
         emulator.send_text(READER, READER, "/help")
         [answer] = await emulator.wait_for_messages(READER, 1)
     assert "What I can do" in answer["text"]
@@ -150,11 +142,11 @@ async def test_telegram_failing_while_the_bot_starts_is_waited_out(
 
 
 async def test_a_flood_answer_to_set_webhook_is_waited_out(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, database: Path
 ) -> None:
     emulator.add_user(READER)
     emulator.fail_next("setWebhook", status=429, retry_after=1)
-    async with running_bot(webhook_settings(emulator, tmp_path / "bot.db")):
+    async with running_bot(webhook_settings(emulator, database)):
         emulator.send_text(READER, READER, "/help")
         [answer] = await emulator.wait_for_messages(READER, 1)
     assert "What I can do" in answer["text"]
@@ -162,15 +154,13 @@ async def test_a_flood_answer_to_set_webhook_is_waited_out(
 
 
 async def test_stopping_while_telegram_is_unreachable_closes_every_connection(
-    emulator: BotApiEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    emulator: BotApiEmulator, database: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """`tagwire run` stopped (SIGTERM) before Telegram ever answered: no HTTP session is left
     open behind it (aiohttp would log "Unclosed client session" at exit)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     settings = bot_settings(
-        emulator, tmp_path / "bot.db", telegram_api_url=f"http://127.0.0.1:{closed_port}/bot"
+        emulator, database, telegram_api_url=f"http://127.0.0.1:{closed_port}/bot"
     )
     application = build_application(settings)
     stop = asyncio.Event()

@@ -8,10 +8,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import resource
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -19,12 +17,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.emulator import BotApiEmulator
+from tests.support.commands import run_tagwire
 from tests.support.faults import (
-    BotProcess,
+    StartBotProcess,
     duration,
     received,
     report,
@@ -34,9 +32,8 @@ from tests.support.faults import (
     story,
     tally,
 )
-from tests.support.harness import bot_settings, push, running_bot, subprocess_env
-
-pytestmark = [pytest.mark.e2e, pytest.mark.soak]
+from tests.support.harness import api_client, bot_settings, push, running_bot
+from tests.support.updates import say
 
 API_TOKEN = "fault-ingest-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -73,37 +70,26 @@ async def database_locked(database: Path, seconds: float) -> AsyncIterator[None]
         await asyncio.wait_for(locker.wait(), timeout=seconds + 30)
 
 
-async def ask(emulator: BotApiEmulator, chat: int, text: str, timeout: float = 30) -> str:  # noqa: ASYNC109
-    before = len(emulator.sent_messages(chat))
-    emulator.send_text(chat, chat, text)
-    replies = await emulator.wait_for_messages(chat, before + 1, timeout=timeout)
-    return str(replies[before]["text"])
-
-
-async def http_url(bot: BotProcess) -> str:
-    await bot.wait_for_output("HTTP server on ")
-    line = next(line for line in bot.lines if "HTTP server on " in line)
-    match = re.search(r"HTTP server on (http://[0-9.]+:[0-9]+)", line)
-    assert match, line
-    return match[1]
+async def ask(emulator: BotApiEmulator, chat: int, text: str) -> str:
+    return str((await say(emulator, chat, chat, text, timeout=30))["text"])
 
 
 async def test_a_writer_holding_the_lock_delays_but_loses_nothing(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator,
+    database: Path,
+    start_bot_process: StartBotProcess,
 ) -> None:
-    database = tmp_path / "bot.db"
     readers = list(range(910_001, 910_001 + size(100, 1_000)))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
     # A reader the database knows already: reading needs no write, so no wait for the lock.
     await seed(database, emulator, {ASKER: []})
-    env = subprocess_env(emulator, database, ingest_token=API_TOKEN, http_port=0, rate_limit=100)
-    bot = await BotProcess(env, tmp_path).start()
+    bot = await start_bot_process(ingest_token=API_TOKEN, http_port=0, rate_limit=100)
     try:
-        base = await http_url(bot)
+        base = await bot.http_url()
         assert (await push(database, [story(1, "Japan")])).returncode == 0
         await emulator.wait_for(lambda: len(received(emulator)) >= 20, timeout=30)
         lock_seconds = duration(6.0, 10.0)
-        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=60) as client:
+        async with api_client(base, timeout=60) as client:
             async with database_locked(database, lock_seconds):
                 locked_at = time.monotonic()
                 # A story over HTTP, one with `tagwire push`, a command that writes and one
@@ -131,7 +117,8 @@ async def test_a_writer_holding_the_lock_delays_but_loses_nothing(
             ),
             timeout=size(120, 600),
         )
-        await asyncio.sleep(0.5)
+        # Every outcome written: nothing more will be sent.
+        await emulator.wait_for(lambda: not statuses(database)["pending"], timeout=60)
     finally:
         code = await bot.stop()
     assert code == 0, bot.output[-3000:]
@@ -154,21 +141,17 @@ async def test_a_writer_holding_the_lock_delays_but_loses_nothing(
 
 async def test_a_lock_longer_than_the_busy_timeout_gets_clear_answers_then_recovers(
     emulator: BotApiEmulator,
-    tmp_path: Path,
+    database: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr("storage.sqlite.BUSY_TIMEOUT_MS", 300)
-    database = tmp_path / "bot.db"
     readers = list(range(920_001, 920_041))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
     emulator.add_user(ASKER)
     settings = bot_settings(emulator, database, ingest_token=API_TOKEN, http_port=0)
     async with running_bot(settings) as application:
-        assert application.bot_data.http_url is not None
-        async with httpx.AsyncClient(
-            base_url=application.bot_data.http_url, trust_env=False, timeout=30
-        ) as client:
+        async with api_client(application, timeout=30) as client:
             await client.post("/api/articles", json=story(1, "Japan"), headers=AUTH)
             async with database_locked(database, 6.0):
                 locked_at = time.monotonic()
@@ -215,20 +198,19 @@ def _no_room() -> None:
 
 
 async def test_disk_full_mid_fan_out_is_reported_kept_and_recovered(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator,
+    database: Path,
+    start_bot_process: StartBotProcess,
 ) -> None:
-    database = tmp_path / "bot.db"
     readers = list(range(930_001, 930_001 + size(200, 2_000)))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
     await seed(database, emulator, {ASKER: []})
     emulator.add_user(NEWCOMER)
     emulator.latency = 0.01
-    env = subprocess_env(emulator, database, ingest_token=API_TOKEN, http_port=0, rate_limit=50)
-    bot = await BotProcess(env, tmp_path).start()
+    bot = await start_bot_process(ingest_token=API_TOKEN, http_port=0, rate_limit=50)
     observed: dict[str, Any] = {}
     try:
-        base = await http_url(bot)
-        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=30) as client:
+        async with api_client(await bot.http_url(), timeout=30) as client:
             assert (
                 await client.post("/api/articles", json=story(1, "Japan"), headers=AUTH)
             ).status_code == 201
@@ -245,15 +227,12 @@ async def test_disk_full_mid_fan_out_is_reported_kept_and_recovered(
             latest = await ask(emulator, ASKER, "/latest Japan")
             newcomer = await ask(emulator, NEWCOMER, "/follow Japan")
             cli = await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "bot", "push", "-"],
+                run_tagwire,
+                "push",
+                "-",
                 input=json.dumps(story(4, "Japan")),
-                capture_output=True,
-                text=True,
                 env={"TAGWIRE_DATABASE": str(database), "PATH": "/usr/bin:/bin"},
                 preexec_fn=_no_room,
-                timeout=60,
-                check=False,
             )
             # Sends go on for what was claimed; nothing of it may be lost while the disk is full.
             await asyncio.sleep(2.0)
@@ -279,7 +258,8 @@ async def test_disk_full_mid_fan_out_is_reported_kept_and_recovered(
                 ),
                 timeout=size(120, 600),
             )
-            await asyncio.sleep(1.0)
+            # Every outcome written: nothing more will be sent.
+            await emulator.wait_for(lambda: not statuses(database)["pending"], timeout=60)
         observed.update(full_s=round(back_at - full_at, 1), recovered_s=round(recovered_s, 1))
     finally:
         code = await bot.stop()

@@ -7,19 +7,20 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.emulator import BotApiEmulator
 from bot.tags import parse_tag
-from storage.sqlite import SqliteStore
+from storage import open_store
 
 # `make soak` sets TAGWIRE_SOAK=1: the same scenarios, at the sizes and durations of the issue.
 SOAK = os.environ.get("TAGWIRE_SOAK", "") not in ("", "0")
@@ -48,7 +49,7 @@ def story(number: int, *tags: str, **fields: Any) -> dict[str, Any]:
 
 
 async def seed(
-    database: Path,
+    database: Path | str,
     emulator: BotApiEmulator,
     follows: dict[int, Sequence[str]],
     *,
@@ -56,7 +57,7 @@ async def seed(
 ) -> None:
     """Chats that already talked to the bot and follow tags, written through the Store;
     each is known to the emulator too (private chats as users, others as groups)."""
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         for chat_id, tags in follows.items():
             if chat_type == "private":
@@ -231,6 +232,14 @@ class BotProcess:
                 raise AssertionError(f"no {text!r} within {timeout} s:\n{self.output[-3000:]}")
             await asyncio.sleep(0.05)
 
+    async def http_url(self) -> str:
+        """The address of its HTTP server, as the start-up line gives it."""
+        await self.wait_for_output("HTTP server on ")
+        line = next(line for line in self.lines if "HTTP server on " in line)
+        match = re.search(r"HTTP server on (http://[0-9.]+:[0-9]+)", line)
+        assert match, line
+        return match[1]
+
     def limit_file_size(self, limit: int | None) -> None:
         """Files written past `limit` bytes fail with EFBIG, as on a full disk (CPython ignores
         SIGXFSZ); None lifts the limit, as when space returns."""
@@ -258,6 +267,10 @@ class BotProcess:
         if self._reader is not None:
             await self._reader
         return code
+
+
+# The fault suite's `start_bot_process` fixture: `await start_bot_process(**settings)`.
+StartBotProcess = Callable[..., Awaitable[BotProcess]]
 
 
 def secrets_in(text: str, secrets: Iterable[str]) -> list[str]:

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 from bot.app import build_application, serve
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.settings import Settings
+from tests.support.commands import environment, run_tagwire
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "japan.jsonl"
@@ -47,7 +51,7 @@ class FakeClock:
         self.now = moment.timestamp()
 
 
-def bot_settings(emulator: BotApiEmulator, database: Path, **overrides: Any) -> Settings:
+def bot_settings(emulator: BotApiEmulator, database: Path | str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "bot_token": TOKEN,
         "database": database,
@@ -81,8 +85,53 @@ async def running_bot(
         await asyncio.wait_for(task, timeout=30)
 
 
-def subprocess_env(emulator: BotApiEmulator, database: Path, **overrides: Any) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
+async def updates_handled(
+    emulator: BotApiEmulator,
+    application: TagwireApplication,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for local state, not I/O
+) -> None:
+    """Until the bot has fetched every update the emulator queued and finished handling each
+    (python-telegram-bot marks an update done when its handlers have returned): whatever the
+    bot was going to answer to them has been sent."""
+    await emulator.wait_for(lambda: not emulator.pending_updates(), timeout)
+    await asyncio.wait_for(application.update_queue.join(), timeout)
+
+
+def pending_deliveries(database: Path) -> int:
+    """Deliveries of the bot's SQLite database still pending (held for a digest included)."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
+    return int(count)
+
+
+async def outbox_settled(
+    emulator: BotApiEmulator,
+    database: Path,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for local state, not I/O
+) -> None:
+    """Until no delivery is pending: every outcome is written, nothing more will be sent."""
+    await emulator.wait_for(lambda: pending_deliveries(database) == 0, timeout)
+
+
+def api_client(target: TagwireApplication | str, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client for the bot's own server (API, health, metrics), at the running
+    application's address or at `target` itself; not through a proxy of the environment."""
+    base = target if isinstance(target, str) else target.bot_data.http_url
+    assert base is not None, "the bot runs no HTTP server"
+    return httpx.AsyncClient(base_url=base, trust_env=False, **options)
+
+
+class StartBot(Protocol):
+    """The e2e tests' `start_bot` fixture: `async with start_bot(**settings) as application:`."""
+
+    def __call__(
+        self, *, clock: Callable[[], float] = ..., **settings: Any
+    ) -> AbstractAsyncContextManager[TagwireApplication]: ...
+
+
+def subprocess_env(
+    emulator: BotApiEmulator, database: Path | str, **overrides: Any
+) -> dict[str, str]:
     settings = {
         "bot_token": TOKEN,
         "database": str(database),
@@ -90,8 +139,7 @@ def subprocess_env(emulator: BotApiEmulator, database: Path, **overrides: Any) -
         **FAST_SETTINGS,
         **overrides,
     }
-    env.update({f"TAGWIRE_{name.upper()}": str(value) for name, value in settings.items()})
-    return env
+    return environment(**{f"TAGWIRE_{key.upper()}": str(value) for key, value in settings.items()})
 
 
 def start_process(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -117,22 +165,18 @@ async def stop_process(process: subprocess.Popen[bytes], *, kill: bool = False) 
 
 
 async def push(
-    database: Path, records: Iterable[dict[str, Any]] | None = None, *args: str
+    database: Path | str, records: Iterable[dict[str, Any]] | None = None, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`tagwire push` as an operator runs it, beside the running bot."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
-    env["TAGWIRE_DATABASE"] = str(database)
     source = "-" if records is not None else str(EXAMPLES)
     text = "\n".join(json.dumps(record) for record in records) if records is not None else None
     return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "push", *args, source],
+        run_tagwire,
+        "push",
+        *args,
+        source,
         input=text,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+        env=environment(TAGWIRE_DATABASE=str(database)),
     )
 
 

@@ -1,18 +1,22 @@
 """Each benchmark still runs and reports: at a tiny size, in seconds. The targets are not
-checked here (they are for the full sizes, see docs/performance.md); the report's shape is."""
+checked here (they are for the full sizes, see docs/performance.md); the report's shape is.
+Those that take `--database postgresql://…` run on PostgreSQL too, each in a fresh database
+(dropped afterwards with the working copies the benchmark made beside it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.commands import environment, run_command
 from tests.support.harness import ROOT
+from tests.support.postgres import connect, create_database, database_url, drop_database
 
 TINY = ["--scale", "0.001"]
 
@@ -25,17 +29,35 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+async def _drop_with_copies(name: str) -> None:
+    admin = await connect(database_url("postgres"))
+    try:
+        rows = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname || '_', $1 || '_')",
+            name,
+        )
+    finally:
+        await admin.close()
+    for row in rows:
+        await drop_database(row[0])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_args(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """No argument (the generated SQLite file), or `--database` with a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        yield []
+        return
+    name = asyncio.run(create_database())
+    try:
+        yield ["--database", database_url(name)]
+    finally:
+        asyncio.run(_drop_with_copies(name))
+
+
 def run_bench(name: str, *args: str, out: Path) -> tuple[str, dict[str, Any]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")}
-    done = subprocess.run(
-        [sys.executable, "-m", f"bench.{name}", *args, "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    command = [sys.executable, "-m", f"bench.{name}", *args, "--out", str(out)]
+    done = run_command(*command, cwd=ROOT, env=environment(), timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((out / f"{name}.json").read_text())
     return done.stdout, report
@@ -70,19 +92,56 @@ def test_generator_reports_the_sizes_it_built(cache: Path, tmp_path: Path) -> No
     assert "cached" in stdout
 
 
-def test_push_benchmark_reports_a_rate_and_its_breakdown(cache: Path, tmp_path: Path) -> None:
+def assert_backend(stdout: str, report: dict[str, Any], backend_args: list[str]) -> None:
+    """The table names the database it measured."""
+    name = "PostgreSQL" if backend_args else "SQLite"
+    assert f", {name} " in stdout.splitlines()[stdout.splitlines().index("") + 1]
+    assert report["params"]["database"] == name.lower()
+
+
+def test_generator_copies_into_postgresql(cache: Path, tmp_path: Path) -> None:
+    name = asyncio.run(create_database())
+    try:
+        url = database_url(name)
+        stdout, report = run_bench(
+            "generate", *TINY, "--cache", str(cache), "--database", url, out=tmp_path
+        )
+        assert_well_formed("generate", stdout, report)
+        copied = report["details"]["postgresql"]
+        assert copied["copied"]
+        assert copied["rows"] > 1000
+        assert "copied now" in stdout
+        _, again = run_bench(
+            "generate", *TINY, "--cache", str(cache), "--database", url, out=tmp_path
+        )
+        assert not again["details"]["postgresql"]["copied"]
+    finally:
+        asyncio.run(_drop_with_copies(name))
+
+
+def test_push_benchmark_reports_a_rate_and_its_breakdown(
+    cache: Path, tmp_path: Path, backend_args: list[str]
+) -> None:
     stdout, report = run_bench(
-        "push", *TINY, "--size", "300", "--repeat", "1", "--cache", str(cache), out=tmp_path
+        "push",
+        *TINY,
+        *("--size", "300", "--repeat", "1", "--cache", str(cache)),
+        *backend_args,
+        out=tmp_path,
     )
     assert_well_formed("push", stdout, report)
+    assert_backend(stdout, report, backend_args)
     assert report["details"]["runs"][0]["output"].startswith("added 300,")
 
 
-def test_fanout_benchmark_reports_the_top_tags_followers(cache: Path, tmp_path: Path) -> None:
+def test_fanout_benchmark_reports_the_top_tags_followers(
+    cache: Path, tmp_path: Path, backend_args: list[str]
+) -> None:
     stdout, report = run_bench(
-        "fanout", *TINY, "--repeat", "2", "--cache", str(cache), out=tmp_path
+        "fanout", *TINY, "--repeat", "2", "--cache", str(cache), *backend_args, out=tmp_path
     )
     assert_well_formed("fanout", stdout, report)
+    assert_backend(stdout, report, backend_args)
     recipients = {run["recipients"] for run in report["details"]["runs"]}
     assert recipients == {report["params"]["tag"]["followers"]}
 
@@ -111,15 +170,19 @@ def test_request_benchmark_compares_the_send_paths(tmp_path: Path) -> None:
     }
 
 
-def test_delivery_benchmark_runs_every_contender(cache: Path, tmp_path: Path) -> None:
+def test_delivery_benchmark_runs_every_contender(
+    cache: Path, tmp_path: Path, backend_args: list[str]
+) -> None:
     stdout, report = run_bench(
         "delivery",
         *TINY,
         *("--seconds", "1", "--repeat", "1", "--peer-seconds", "0.5", "--latency", "0.01"),
         *("--cache", str(cache)),
+        *backend_args,
         out=tmp_path,
     )
     assert_well_formed("delivery", stdout, report)
+    assert_backend(stdout, report, backend_args)
     details = report["details"]
     assert details["limited"][0]["standin"]["accepted"] > 0
     assert {peer["who"] for peer in details["broadcast_peers"]} == {"naive", "bare"}

@@ -1,35 +1,22 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "japan.jsonl"
+from tests.support.commands import environment, run_tagwire
+from tests.support.harness import EXAMPLES, ROOT
+
 VALID_TOKEN = "123456789:AAEhBP0av28kjH9fTdL4KCLGrsGUk3w6Jq8"
 
 
 def tagwire(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("TAGWIRE_")
-    }
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd or ROOT,
-        timeout=60,
-        check=False,
-    )
+    return run_tagwire(*args, input=stdin, env=environment(**(env or {})), cwd=cwd or ROOT)
 
 
 def test_run_without_token_says_so_in_one_line(tmp_path: Path) -> None:

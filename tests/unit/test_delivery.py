@@ -3,73 +3,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 
 from bot.delivery.engine import OUTAGE_AFTER_FAILURES, DeliveryConfig, DeliveryEngine
 from bot.delivery.ratelimit import SendBudget
 from storage.models import ChatSettings
 from storage.sqlite import SqliteStore
-from tests.conftest import add_chat, make_article
-
-FAST = DeliveryConfig(
-    rate_limit=200,
-    private_interval=0.05,
-    group_interval=0.15,
-    poll_interval=0.05,
-    flush_interval=0.02,
-    outage_max_backoff=0.4,
+from tests.conftest import add_chat
+from tests.storage.direct import read_row
+from tests.support.engine import (
+    Claims,
+    FakeSender,
+    fast_config,
+    publish,
+    run_until,
+    run_until_settled,
+    wait_until,
 )
 
-
-@dataclass
-class FakeSender:
-    latency: float = 0.0
-    sent: list[tuple[int, str, float]] = field(default_factory=list)
-    failures: dict[int, list[Exception]] = field(default_factory=dict)
-    fail_all: Callable[[], Exception | None] | None = None
-    in_flight: int = 0
-    max_in_flight: int = 0
-
-    async def send_message(
-        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
-    ) -> None:
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            if self.fail_all is not None and (error := self.fail_all()) is not None:
-                raise error
-            queued = self.failures.get(chat_id)
-            if queued:
-                raise queued.pop(0)
-            self.sent.append((chat_id, text, time.monotonic()))
-        finally:
-            self.in_flight -= 1
-
-    def to(self, chat_id: int) -> list[str]:
-        return [text for chat, text, _ in self.sent if chat == chat_id]
-
-
-async def run_until(engine: DeliveryEngine, done: Callable[[], bool], within: float = 10.0) -> None:
-    engine.start()
-    try:
-        deadline = time.monotonic() + within
-        while not done():
-            assert time.monotonic() < deadline, "delivery did not finish in time"
-            await asyncio.sleep(0.01)
-    finally:
-        await engine.stop()
-
-
-async def publish(store: SqliteStore, *stories: tuple[int, list[str]]) -> None:
-    await store.add_articles(
-        [make_article(number, tags) for number, tags in stories], notify=True, now=time.time()
-    )
+FAST = fast_config(private_interval=0.05, group_interval=0.15, outage_max_backoff=0.4)
 
 
 async def test_each_delivery_is_sent_once_and_marked_sent(store: SqliteStore) -> None:
@@ -78,8 +39,7 @@ async def test_each_delivery_is_sent_once_and_marked_sent(store: SqliteStore) ->
     await publish(store, (1, ["Japan"]), (2, ["Japan", "Russia"]))
     sender = FakeSender()
     engine = DeliveryEngine(store, sender, FAST)
-    await run_until(engine, lambda: len(sender.sent) == 6)
-    await asyncio.sleep(0.1)
+    await run_until_settled(engine, store)
     stats = await store.stats()
     assert (stats.deliveries_sent, stats.deliveries_pending) == (6, 0)
     assert sorted(chat for chat, _, _ in sender.sent) == [1, 1, 2, 2, 3, 3]
@@ -103,8 +63,8 @@ async def test_more_than_three_at_once_go_out_as_one_message(store: SqliteStore)
     await store.save_chat_settings(1, ChatSettings(combine_bursts=True))
     await publish(store, *[(n, ["Japan"]) for n in range(1, 6)])
     sender = FakeSender()
-    await run_until(DeliveryEngine(store, sender, FAST), lambda: len(sender.sent) >= 1)
-    await asyncio.sleep(0.2)
+    # Until every delivery has its outcome: no other message can follow.
+    await run_until_settled(DeliveryEngine(store, sender, FAST), store)
     assert len(sender.sent) == 1
     text = sender.to(1)[0]
     assert text.startswith("<b>5 new stories</b>")
@@ -127,7 +87,7 @@ async def test_overall_rate_is_never_exceeded(store: SqliteStore) -> None:
         await add_chat(store, chat_id, "Japan")
     await publish(store, (1, ["Japan"]))
     sender = FakeSender()
-    config = DeliveryConfig(rate_limit=50, poll_interval=0.05, flush_interval=0.02)
+    config = fast_config(rate_limit=50)
     await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 30)
     times = sorted(at for _, _, at in sender.sent)
     # 30 sends at 50/s take at least 29 intervals of 20 ms.
@@ -141,7 +101,7 @@ async def test_requests_overlap_so_slow_calls_keep_the_rate(store: SqliteStore) 
         await add_chat(store, chat_id, "Japan")
     await publish(store, (1, ["Japan"]))
     sender = FakeSender(latency=0.2)
-    config = DeliveryConfig(rate_limit=100, poll_interval=0.05, flush_interval=0.02)
+    config = fast_config(rate_limit=100)
     started = time.monotonic()
     await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 40)
     # One at a time this would take 40 × 0.2 s = 8 s.
@@ -153,16 +113,35 @@ async def test_429_waits_and_retries_the_same_message(store: SqliteStore) -> Non
     await add_chat(store, -7, "Japan", chat_type="supergroup")
     await add_chat(store, 2, "Japan")
     await publish(store, (1, ["Japan"]), (2, ["Japan"]))
-    sender = FakeSender(failures={-7: [RetryAfter(1)]})
-    started = time.monotonic()
+    # Neither 1 s nor a backoff step (1, 2, 4 s): only retry_after itself passes.
+    retry_after = 3
+    sender = FakeSender(failures={-7: [RetryAfter(retry_after)]})
     engine = DeliveryEngine(store, sender, FAST)
     await run_until(engine, lambda: len(sender.sent) == 4)
-    first_to_group = next(at for chat, _, at in sender.sent if chat == -7)
-    assert first_to_group - started >= 1.0
+    (refused,) = sender.failed_calls()
+    retried = next(call for call in sender.calls if call.chat_id == -7 and call is not refused)
+    assert retried.started - refused.ended >= retry_after
+    # Not much later either (a generous margin for a loaded machine).
+    assert retried.started - refused.ended < retry_after + 2
     assert ["Story 1" in t for t in sender.to(-7)] == [True, False]
-    # A group's 429 does not hold back the others.
-    assert next(at for chat, _, at in sender.sent if chat == 2) - started < 0.5
+    # A group's 429 does not hold back the others: chat 2 got its story meanwhile.
+    assert next(at for chat, _, at in sender.sent if chat == 2) < retried.started
     assert engine.counters.failed == {"429": 1}
+
+
+async def test_a_private_chats_429_pauses_every_send(store: SqliteStore) -> None:
+    # A private chat is held to one message a second, so its 429 is the bot-wide limit.
+    await add_chat(store, 1, "Japan")
+    await add_chat(store, 2, "Japan")
+    await publish(store, *[(n, ["Japan"]) for n in range(1, 4)])
+    retry_after = 2
+    sender = FakeSender(failures={1: [RetryAfter(retry_after)]})
+    await run_until(DeliveryEngine(store, sender, FAST), lambda: len(sender.sent) == 6)
+    (refused,) = sender.failed_calls()
+    later = [call.started for call in sender.calls if call.started >= refused.ended]
+    # Chat 2's next stories were due 0.05 s apart; every send waited out the pause instead.
+    assert len(later) >= 3
+    assert min(later) - refused.ended >= retry_after
 
 
 async def test_blocked_chat_becomes_inactive_and_others_still_receive(
@@ -174,8 +153,7 @@ async def test_blocked_chat_becomes_inactive_and_others_still_receive(
     sender = FakeSender(failures={2: [Forbidden("Forbidden: bot was blocked by the user")]})
     gone: list[int] = []
     engine = DeliveryEngine(store, sender, FAST, on_chat_gone=gone.append)
-    await run_until(engine, lambda: len(sender.sent) == 6)
-    await asyncio.sleep(0.1)
+    await run_until_settled(engine, store, lambda: len(sender.sent) == 6)
     assert sender.to(2) == []
     assert gone == [2]
     chat = await store.get_chat(2)
@@ -191,12 +169,19 @@ async def test_chat_not_found_counts_as_gone(store: SqliteStore) -> None:
     await publish(store, (1, ["Japan"]))
     sender = FakeSender(failures={1: [BadRequest("Chat not found")]})
     engine = DeliveryEngine(store, sender, FAST)
+
+    async def inactive() -> bool:
+        chat = await store.get_chat(1)
+        assert chat is not None
+        return not chat.active
+
     engine.start()
-    await asyncio.sleep(0.3)
-    await engine.stop()
-    chat = await store.get_chat(1)
-    assert chat is not None
-    assert not chat.active
+    try:
+        await wait_until(inactive, what="chat 1 set aside")
+    finally:
+        await engine.stop()
+    assert sender.sent == []
+    assert (await store.stats()).deliveries_pending == 0
 
 
 async def test_migrated_group_is_moved_and_served_at_its_new_id(store: SqliteStore) -> None:
@@ -215,8 +200,7 @@ async def test_message_telegram_refuses_is_failed_with_its_error(store: SqliteSt
     await add_chat(store, 1, "Japan")
     await publish(store, (1, ["Japan"]), (2, ["Japan"]))
     sender = FakeSender(failures={1: [BadRequest("Can't parse entities: bad")]})
-    await run_until(DeliveryEngine(store, sender, FAST), lambda: len(sender.sent) == 1)
-    await asyncio.sleep(0.1)
+    await run_until_settled(DeliveryEngine(store, sender, FAST), store)
     stats = await store.stats()
     assert (stats.deliveries_failed, stats.deliveries_sent) == (1, 1)
 
@@ -227,14 +211,7 @@ async def test_a_failing_message_gives_up_after_bounded_attempts(store: SqliteSt
         await add_chat(store, chat_id, "Other")
     await publish(store, (1, ["Japan"]))
     await publish(store, (2, ["Other"]))
-    config = DeliveryConfig(
-        rate_limit=200,
-        private_interval=0.01,
-        poll_interval=0.05,
-        flush_interval=0.02,
-        max_attempts=3,
-        max_backoff=0.05,
-    )
+    config = fast_config(private_interval=0.01, max_attempts=3, max_backoff=0.05)
     sender = FakeSender(failures={1: [NetworkError("Bad Gateway")] * 10}, latency=0.01)
     engine = DeliveryEngine(store, sender, config)
     engine.start()
@@ -258,13 +235,8 @@ async def test_an_outage_does_not_use_up_attempts(store: SqliteStore) -> None:
         return NetworkError("Connection refused") if time.monotonic() < down_until else None
 
     # An outage may cost a story the attempts before it is recognised as one, no more.
-    config = DeliveryConfig(
-        rate_limit=200,
-        poll_interval=0.05,
-        flush_interval=0.02,
-        max_attempts=OUTAGE_AFTER_FAILURES,
-        max_backoff=0.05,
-        outage_max_backoff=0.2,
+    config = fast_config(
+        max_attempts=OUTAGE_AFTER_FAILURES, max_backoff=0.05, outage_max_backoff=0.2
     )
     sender = FakeSender(fail_all=outage)
     await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 1)
@@ -279,9 +251,7 @@ async def test_a_busy_chat_does_not_starve_the_others(store: SqliteStore) -> Non
     await add_chat(store, 2, "Quiet")
     await publish(store, (100, ["Quiet"]))
     sender = FakeSender()
-    config = DeliveryConfig(
-        rate_limit=200, group_interval=0.5, poll_interval=0.05, flush_interval=0.02, claim_batch=20
-    )
+    config = fast_config(group_interval=0.5, claim_batch=20)
     engine = DeliveryEngine(store, sender, config)
     await run_until(engine, lambda: len(sender.to(2)) == 1, within=3)
     assert len(sender.to(-20)) <= 4
@@ -291,13 +261,13 @@ async def test_stop_gives_back_claims_and_a_new_engine_resumes(store: SqliteStor
     await add_chat(store, -30, "Japan", chat_type="group")
     await publish(store, *[(n, ["Japan"]) for n in range(1, 4)])
     sender = FakeSender()
-    config = DeliveryConfig(
-        rate_limit=200, group_interval=0.3, poll_interval=0.05, flush_interval=0.02
-    )
+    config = fast_config(group_interval=0.3)
     first = DeliveryEngine(store, sender, config)
     first.start()
-    await asyncio.sleep(0.4)
-    await first.stop()
+    try:
+        await wait_until(lambda: len(sender.sent) >= 1)
+    finally:
+        await first.stop()
     sent_first = len(sender.sent)
     assert 1 <= sent_first < 3
     await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 3)
@@ -308,11 +278,13 @@ async def test_stop_gives_back_claims_and_a_new_engine_resumes(store: SqliteStor
 async def test_wake_delivers_without_waiting_for_the_poll(store: SqliteStore) -> None:
     await add_chat(store, 1, "Japan")
     sender = FakeSender()
-    config = DeliveryConfig(rate_limit=200, poll_interval=30, flush_interval=0.02)
+    config = fast_config(poll_interval=30)
     engine = DeliveryEngine(store, sender, config)
+    claims = Claims(store)
     engine.start()
     try:
-        await asyncio.sleep(0.1)
+        # The engine looked at the empty outbox; the next poll is 30 s away.
+        await wait_until(lambda: claims.count >= 1)
         await publish(store, (1, ["Japan"]))
         published = time.monotonic()
         engine.wake()
@@ -321,6 +293,39 @@ async def test_wake_delivers_without_waiting_for_the_poll(store: SqliteStore) ->
             await asyncio.sleep(0.01)
     finally:
         await engine.stop()
+
+
+async def test_a_revoked_token_loses_nothing_and_deactivates_no_chat(store: SqliteStore) -> None:
+    # Telegram answers 401 to every call while the token is revoked; it comes back.
+    await add_chat(store, 1, "Japan")
+    await add_chat(store, -5, "Japan", chat_type="group")
+    await publish(store, (1, ["Japan"]))
+    revoked = True
+
+    def token_check() -> Exception | None:
+        return InvalidToken("Unauthorized") if revoked else None
+
+    config = fast_config(
+        max_attempts=OUTAGE_AFTER_FAILURES, max_backoff=0.05, outage_max_backoff=0.2
+    )
+    sender = FakeSender(fail_all=token_check)
+    gone: list[int] = []
+    engine = DeliveryEngine(store, sender, config, on_chat_gone=gone.append)
+    engine.start()
+    try:
+        # More refusals than a story's attempts: none of them may count as one.
+        await wait_until(lambda: len(sender.failed_calls()) > config.max_attempts + 1)
+        revoked = False
+        await wait_until(lambda: len(sender.sent) == 2)
+    finally:
+        await engine.stop()
+    assert gone == []
+    for chat_id in (1, -5):
+        chat = await store.get_chat(chat_id)
+        assert chat is not None
+        assert chat.active
+    stats = await store.stats()
+    assert (stats.deliveries_sent, stats.deliveries_failed, stats.deliveries_pending) == (2, 0, 0)
 
 
 @pytest.mark.parametrize("rate", [25.0, 1000.0])
@@ -333,19 +338,12 @@ async def test_a_retried_error_is_kept_on_the_delivery_row(store: SqliteStore) -
     await add_chat(store, 2, "Japan")
     await publish(store, (1, ["Japan"]))
     sender = FakeSender(failures={1: [NetworkError("Bad Gateway")]})
-    config = DeliveryConfig(
-        rate_limit=200,
-        private_interval=0.01,
-        poll_interval=0.05,
-        flush_interval=0.02,
-        max_backoff=0.05,
-    )
+    config = fast_config(private_interval=0.01, max_backoff=0.05)
     await run_until(DeliveryEngine(store, sender, config), lambda: len(sender.sent) == 2)
-    row = await store._read_one(
-        "SELECT attempts, last_error, status FROM deliveries WHERE chat_id = 1"
+    row = await read_row(
+        store, "SELECT attempts, last_error, status FROM deliveries WHERE chat_id = 1"
     )
-    assert row is not None
-    assert tuple(row) == (2, "Bad Gateway", "sent")
+    assert row == (2, "Bad Gateway", "sent")
 
 
 async def test_replies_slow_the_deliveries_down(store: SqliteStore) -> None:
@@ -356,7 +354,7 @@ async def test_replies_slow_the_deliveries_down(store: SqliteStore) -> None:
     for _ in range(10):
         budget.take()  # ten replies just went out
     sender = FakeSender()
-    config = DeliveryConfig(rate_limit=10, poll_interval=0.05, flush_interval=0.02)
+    config = fast_config(rate_limit=10)
     started = time.monotonic()
     await run_until(
         DeliveryEngine(store, sender, config, budget=budget), lambda: len(sender.sent) == 5

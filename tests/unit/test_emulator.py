@@ -328,6 +328,60 @@ async def test_enforce_limits(
         await bot.send_message(GROUP, "c")
 
 
+async def test_a_held_call_waits_until_released_and_is_then_handled_or_dropped(
+    bot: telegram.Bot, emulator: BotApiEmulator
+) -> None:
+    held = emulator.hold("sendMessage", chat_id=ANN)
+    first = asyncio.create_task(bot.send_message(ANN, "held"))
+    await emulator.wait_for(lambda: held.arrived)
+    # Other chats and other calls go by; the held one is not handled yet.
+    assert (await bot.send_message(BOB, "free")).text == "free"
+    assert not first.done()
+    assert emulator.reply_texts(ANN) == []
+    held.release()
+    assert (await first).text == "held"
+
+    dropped = emulator.hold("sendMessage")
+    second = asyncio.create_task(bot.send_message(ANN, "never"))
+    await emulator.wait_for(lambda: dropped.arrived)
+    dropped.release(drop=True)
+    with pytest.raises(NetworkError):
+        await second
+    assert emulator.reply_texts(ANN) == ["held"]
+    assert emulator.calls_of("sendMessage")[-1].status == 0
+
+
+async def test_stop_drops_a_held_call_instead_of_waiting_for_it() -> None:
+    emulator = BotApiEmulator(token=TOKEN)
+    await emulator.start()
+    emulator.add_user(ANN)
+    held = emulator.hold("sendMessage")
+    async with telegram.Bot(TOKEN, base_url=emulator.base_url) as client:
+        call = asyncio.create_task(client.send_message(ANN, "x"))
+        await emulator.wait_for(lambda: held.arrived)
+        await asyncio.wait_for(emulator.stop(), timeout=5)
+        with pytest.raises(NetworkError):
+            await call
+    assert emulator.sent_messages() == []
+
+
+async def test_enforce_limits_lets_a_message_arrive_early_by_the_jitter(
+    bot: telegram.Bot, emulator: BotApiEmulator, timedelta_retry_after: None
+) -> None:
+    emulator.enforce_limits(
+        per_second=None, per_chat_interval=0.3, group_per_minute=None, jitter=0.1
+    )
+    await bot.send_message(ANN, "one")
+    first = time.monotonic()
+    with pytest.raises(RetryAfter):
+        await bot.send_message(ANN, "too soon")
+    await asyncio.sleep(max(0.0, first + 0.22 - time.monotonic()))
+    await bot.send_message(ANN, "early by less than the jitter")
+    assert emulator.reply_texts(ANN) == ["one", "early by less than the jitter"]
+    with pytest.raises(ValueError, match="jitter"):
+        emulator.enforce_limits(jitter=-1)
+
+
 async def test_latency_delays_answers_but_not_polls(
     bot: telegram.Bot, emulator: BotApiEmulator
 ) -> None:

@@ -5,28 +5,22 @@ outage that must be probed one send at a time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 
 import pytest
 from telegram.error import Forbidden, NetworkError
 
-from bot.delivery.engine import OUTAGE_AFTER_FAILURES, DeliveryConfig, DeliveryEngine
+from bot.delivery.engine import OUTAGE_AFTER_FAILURES, DeliveryEngine
 from bot.delivery.ratelimit import SendBudget
 from storage.base import StorageUnavailable
 from storage.models import DeliveryUpdate
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat
-from tests.unit.test_delivery import FakeSender, publish, run_until
+from tests.support.engine import FakeSender, fast_config, publish, run_until, wait_until
 
-FAST = DeliveryConfig(
-    rate_limit=200,
-    private_interval=0.01,
-    group_interval=0.01,
-    poll_interval=0.05,
-    flush_interval=0.02,
-    outage_max_backoff=0.4,
-)
+FAST = fast_config(private_interval=0.01, group_interval=0.01, outage_max_backoff=0.4)
 
 
 class RefusingStore(SqliteStore):
@@ -34,24 +28,27 @@ class RefusingStore(SqliteStore):
 
     refusing = False
     refused = 0
+    refused_calls: list[str]
 
     @classmethod
     async def create(cls) -> RefusingStore:
         opened = await SqliteStore.open(":memory:")
         store = cls(opened._writer, opened._reader)
+        store.refused_calls = []
         return store
 
-    def _check(self) -> None:
+    def _check(self, call: str) -> None:
         if self.refusing:
             self.refused += 1
+            self.refused_calls.append(call)
             raise StorageUnavailable("the database cannot be written: database or disk is full")
 
     async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
-        self._check()
+        self._check("update_deliveries")
         await super().update_deliveries(updates)
 
     async def deactivate_chat(self, chat_id: int, reason: str, now: float) -> int:
-        self._check()
+        self._check("deactivate_chat")
         return await super().deactivate_chat(chat_id, reason, now)
 
 
@@ -66,8 +63,10 @@ async def test_outcomes_are_kept_while_the_database_refuses_them_and_written_aft
         store.refusing = True
         engine.start()
         try:
-            await asyncio.sleep(1.0)
-            sent_while_refused = len(sender.sent)
+            await wait_until(lambda: len(sender.sent) == 40, what="every message sent")
+            # A write of their outcomes was refused after the last of them went out.
+            refused = store.refused
+            await wait_until(lambda: store.refused > refused, what="another refused write")
             stats = await store.stats()
             store.refusing = False
             deadline = time.monotonic() + 10
@@ -76,8 +75,6 @@ async def test_outcomes_are_kept_while_the_database_refuses_them_and_written_aft
                 await asyncio.sleep(0.05)
         finally:
             await engine.stop()
-        assert store.refused > 0
-        assert sent_while_refused == 40
         assert stats.deliveries_sent == 0
         assert len(sender.sent) == 40
         assert (await store.stats()).deliveries_pending == 0
@@ -100,7 +97,9 @@ async def test_a_blocked_chat_whose_end_cannot_be_written_is_tried_again(
         engine = DeliveryEngine(store, sender, FAST)
         engine.start()
         try:
-            await asyncio.sleep(0.5)
+            await wait_until(
+                lambda: "deactivate_chat" in store.refused_calls, what="chat 1's end refused"
+            )
             store.refusing = False
             deadline = time.monotonic() + 10
             while (chat := await store.get_chat(1)) is None or chat.active:
@@ -124,7 +123,7 @@ async def test_a_storm_of_replies_delays_deliveries_by_a_second_at_most(
     for _ in range(600):
         budget.take()  # a minute's worth of replies went out in an instant
     sender = FakeSender()
-    config = DeliveryConfig(rate_limit=10, poll_interval=0.05, flush_interval=0.02)
+    config = fast_config(rate_limit=10)
     started = time.monotonic()
     await run_until(
         DeliveryEngine(store, sender, config, budget=budget), lambda: len(sender.sent) == 1
@@ -140,7 +139,8 @@ async def test_stop_does_not_wait_for_the_send_budget(store: SqliteStore) -> Non
     # A flood answer from Telegram has paused every send for two minutes.
     engine._paused_until = time.monotonic() + 120
     engine.start()
-    await asyncio.sleep(0.5)
+    # The delivery is claimed; its lane waits for the pause.
+    await wait_until(lambda: engine.queued == 1, what="the delivery claimed")
     started = time.monotonic()
     await asyncio.wait_for(engine.stop(), timeout=5)
     assert time.monotonic() - started < 2
@@ -152,19 +152,29 @@ async def test_an_outage_is_probed_one_send_at_a_time(store: SqliteStore) -> Non
         await add_chat(store, chat_id, "Japan")
     await publish(store, (1, ["Japan"]))
     down_until = time.monotonic() + 2.0
-    starts: list[tuple[float, int]] = []
     sender = FakeSender(latency=0.05)
 
     def outage() -> Exception | None:
-        starts.append((time.monotonic(), sender.in_flight))
         return NetworkError("Connection refused") if time.monotonic() < down_until else None
 
     sender.fail_all = outage
     await run_until(DeliveryEngine(store, sender, FAST), lambda: len(sender.sent) == 40)
-    during = [in_flight for at, in_flight in starts if at < down_until]
-    # The sends already under way when the outage showed, then one probe at a time.
-    late = during[FAST.max_in_flight :] if len(during) > 40 else during[40:]
-    assert all(in_flight == 1 for in_flight in late), during
-    assert len(during) < 40 + 10, len(during)
+    calls = sorted(sender.calls, key=lambda call: call.started)
+    # The outage shows at the OUTAGE_AFTER_FAILURES-th failure in a row.
+    recognised = sorted(call.ended for call in calls if call.error)[OUTAGE_AFTER_FAILURES - 1]
+    # The sends already under way then end; everything else waits out the first pause, then
+    # one probe at a time goes, each alone, each after a pause.
+    probes = [call for call in calls if recognised + FAST.outage_max_backoff <= call.started]
+    probes_while_down = [call for call in probes if call.started < down_until]
+    assert len(probes_while_down) >= 2, calls
+    for probe in probes_while_down:
+        alongside = [
+            call
+            for call in calls
+            if call is not probe and call.started < probe.ended and call.ended > probe.started
+        ]
+        assert alongside == [], (probe, alongside)
+    for before, after in itertools.pairwise(probes_while_down):
+        assert after.started - before.ended >= FAST.outage_max_backoff
+    assert len([call for call in calls if call.started < down_until]) < 40 + 10
     assert (await store.stats()).deliveries_failed == 0
-    assert OUTAGE_AFTER_FAILURES >= 2

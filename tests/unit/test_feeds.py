@@ -3,69 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
-from bot.intake.feeds import FeedFetcher, FeedPoller, display_url, entry_record
-from bot.intake.ingest import Ingestor
+from bot.intake.feeds import FeedPoller, display_url, entry_record
 from bot.metrics import Metrics
 from storage.models import Article, Feed
 from storage.sqlite import SqliteStore
 from tests.conftest import add_chat
 from tests.support.feed_server import ATOM, FeedServer, fixture
-
-NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as feeds:
-        yield feeds
-
-
-@pytest.fixture
-def metrics() -> Metrics:
-    return Metrics()
-
-
-@asynccontextmanager
-async def make_poller(
-    store: SqliteStore,
-    metrics: Metrics,
-    *,
-    deadline: float = 2.0,
-    max_bytes: int = 64 * 1024,
-    concurrency: int = 4,
-) -> AsyncIterator[FeedPoller]:
-    client = httpx.AsyncClient(timeout=deadline, follow_redirects=True, trust_env=False)
-    fetcher = FeedFetcher(client, timeout=deadline, max_bytes=max_bytes)
-    poller = FeedPoller(
-        store,
-        Ingestor(store),
-        fetcher,
-        concurrency=concurrency,
-        metrics=metrics,
-        client=client,
-    )
-    try:
-        yield poller
-    finally:
-        await poller.close()
-
-
-@pytest.fixture
-async def poller(store: SqliteStore, metrics: Metrics) -> AsyncIterator[FeedPoller]:
-    async with make_poller(store, metrics) as feed_poller:
-        yield feed_poller
-
-
-async def add_feed(store: SqliteStore, url: str, *tags: str) -> Feed:
-    feed, _ = await store.add_feed(url, list(tags), NOW)
-    return feed
+from tests.support.feeds import add_feed, make_poller
 
 
 async def feed_named(store: SqliteStore, url: str) -> Feed:

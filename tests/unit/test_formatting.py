@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.emulator import parse_html
 from bot.intake.validation import MAX_TEASER_LENGTH, MAX_TITLE_LENGTH
-from bot.texts.formatting import render_article_list, render_teaser
+from bot.texts.formatting import render_article_list, render_digest, render_teaser
 from bot.texts.plain import MESSAGE_LIMIT, cut_at_word, utf16_len
 from storage.models import Article
 
@@ -138,3 +138,104 @@ def test_list_is_numbered_newest_first_as_given() -> None:
     articles = [article(f"Story {i}", "", f"https://x.example/{i}", ("Japan",)) for i in range(3)]
     text, _ = parse_html(render_article_list("Latest", articles))
     assert text.index("1. Story 0") < text.index("2. Story 1") < text.index("3. Story 2")
+
+
+# Digests and teasers, exactly: the layout, the largest number of stories that fit, the limit
+# itself (a message of exactly 4 096 units is fine), and the fallbacks for huge fields.
+
+
+def numbered(number: int, title: str, tags: tuple[str, ...] = ("Japan",)) -> Article:
+    return Article(
+        id=number,
+        url=f"https://x.example/{number}",
+        title=title,
+        teaser="",
+        source=None,
+        published_at=datetime(2026, 11, 29, tzinfo=UTC),
+        tags=tags,
+    )
+
+
+def first_tag(story: Article) -> str:
+    return story.tags[0] if story.tags else ""
+
+
+def test_a_digest_groups_its_stories_under_their_tags() -> None:
+    stories = [
+        numbered(1, "Tokyo & Osaka"),
+        numbered(2, "Moscow", ("Russia",)),
+        numbered(3, "Kyoto"),
+        numbered(4, "Untagged", ()),
+    ]
+    text, count = render_digest("4 new stories", stories, first_tag)
+    assert count == 4
+    assert text == (
+        "<b>4 new stories</b>\n\n"
+        '<b>#Japan</b>\n• <a href="https://x.example/1">Tokyo &amp; Osaka</a>\n'
+        '• <a href="https://x.example/3">Kyoto</a>\n\n'
+        '<b>#Russia</b>\n• <a href="https://x.example/2">Moscow</a>\n\n'
+        '• <a href="https://x.example/4">Untagged</a>'
+    )
+
+
+def test_a_digest_takes_the_most_stories_that_fit() -> None:
+    stories = [numbered(n, f"Story {n} " + "word " * 28) for n in range(1, 80)]
+    text, count = render_digest("Digest", stories, first_tag)
+    assert 1 < count < len(stories)
+    assert utf16_len(text) <= MESSAGE_LIMIT
+    assert text.count("<a href=") == count
+    following = f'• <a href="https://x.example/{count + 1}">{stories[count].title.strip()}</a>'
+    # One more story's line would not have fitted.
+    assert utf16_len(text) + 1 + utf16_len(following) > MESSAGE_LIMIT
+
+
+def test_a_digest_of_exactly_4096_units_is_sent_whole() -> None:
+    heading = "Digest"
+    stories = [numbered(n, "t" * 150) for n in range(1, 22)]
+    text, count = render_digest(heading, stories, first_tag)
+    assert count == len(stories)
+    # The titles grow (within the 200 characters a digest shows of a title) until the message
+    # is exactly at the limit.
+    each, rest = divmod(MESSAGE_LIMIT - utf16_len(text), len(stories))
+    lengths = [150 + each] * (len(stories) - 1) + [150 + each + rest]
+    assert max(lengths) <= 200
+    stories = [numbered(n, "t" * length) for n, length in enumerate(lengths, start=1)]
+    text, count = render_digest(heading, stories, first_tag)
+    assert (count, utf16_len(text)) == (len(stories), MESSAGE_LIMIT)
+
+
+def test_a_digest_whose_first_story_does_not_fit_is_empty() -> None:
+    assert render_digest("x" * MESSAGE_LIMIT, [numbered(1, "One")], first_tag) == ("", 0)
+
+
+def test_a_teaser_reads_title_teaser_link_and_hashtags_exactly() -> None:
+    url = "https://x.example/a"
+    assert render_teaser(article("Title", "Teaser.", url, ("Japan", "Kuril Islands"))) == (
+        f'<b>Title</b>\n\nTeaser.\n\n<a href="{url}">Read more</a>\n#Japan #Kuril_Islands'
+    )
+    assert render_teaser(article("Title", "", url, ())) == (
+        f'<b>Title</b>\n\n<a href="{url}">Read more</a>'
+    )
+
+
+def test_a_teaser_of_exactly_4096_units_is_kept_whole() -> None:
+    url = "https://x.example/a"
+    short = render_teaser(article("", "Teaser.", url, ("Japan",)))
+    title = "T" * (MESSAGE_LIMIT - utf16_len(short))
+    message = render_teaser(article(title, "Teaser.", url, ("Japan",)))
+    assert utf16_len(message) == MESSAGE_LIMIT
+    assert "Teaser." in message
+    assert message.endswith("#Japan")
+
+
+def test_a_teaser_too_long_for_a_message_is_cut_and_stays_valid() -> None:
+    url = "https://x.example/a"
+    message = render_teaser(article("T" * 2500, "&" * 300, url, ("Japan",)))
+    assert message.startswith("<b>" + "T" * 2500 + "</b>\n\n&amp;")
+    assert message.endswith(f'<a href="{url}">Read more</a>\n#Japan')
+    assert_valid_telegram_html(message)
+    # A title too long on its own: the hashtags go first, then the end of the title.
+    huge = render_teaser(article("&" * 1000, "teaser", url, ("Japan", "Russia", "Brazil")))
+    assert "#" not in huge.replace("&#", "")
+    assert huge.endswith(f'<a href="{url}">Read more</a>')
+    assert_valid_telegram_html(huge)

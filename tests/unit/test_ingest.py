@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.intake.ingest import Ingestor, read_records, records_of
 from bot.texts.formatting import render_teaser
+from storage import DatabaseTarget, open_store
 from storage.models import IngestStatus
 from storage.sqlite import SqliteStore
-from tests.conftest import add_chat
+from tests.conftest import add_chat, make_article
+from tests.storage.direct import execute, fetch
 from tests.support.nasty import NASTY_STRINGS
 
 
@@ -92,6 +96,45 @@ async def test_pushing_the_same_url_again_changes_nothing_and_notifies_nobody(
     assert second.records[0].result.status is IngestStatus.DUPLICATE
     assert (await store.get_articles([1]))[1].title == "Story 1"
     assert (await store.stats()).deliveries_pending == 1
+
+
+async def refuse_deliveries(database: DatabaseTarget) -> None:
+    """From now on every row written into the outbox fails, as a full disk or a lost
+    connection would fail the fan-out."""
+    if database.is_postgres:
+        await execute(
+            database,
+            "CREATE FUNCTION refuse_fan_out() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'fan-out refused'; END $$",
+            "CREATE TRIGGER refuse_fan_out BEFORE INSERT ON deliveries "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_fan_out()",
+        )
+    else:
+        await execute(
+            database,
+            "CREATE TRIGGER refuse_fan_out BEFORE INSERT ON deliveries "
+            "BEGIN SELECT RAISE(ABORT, 'fan-out refused'); END",
+        )
+
+
+async def test_a_story_whose_fan_out_fails_is_not_stored_at_all(database: DatabaseTarget) -> None:
+    # The fan-out is in the story's own transaction: a story is never stored without its
+    # deliveries (to be pushed again, it would be a duplicate and reach nobody).
+    store = await open_store(database)
+    try:
+        await add_chat(store, 1, "Japan")
+        await store.add_articles([make_article(1, ["Japan"])], notify=True, now=time.time())
+        await refuse_deliveries(database)
+        with pytest.raises(Exception, match="fan-out refused"):
+            await store.add_articles(
+                [make_article(2, ["Japan", "Brazil"])], notify=True, now=time.time()
+            )
+    finally:
+        await store.close()
+    assert await fetch(database, "SELECT url FROM articles") == [(make_article(1, []).url,)]
+    assert await fetch(database, "SELECT COUNT(*) FROM article_tags") == [(1,)]
+    assert await fetch(database, "SELECT key, story_count FROM tags ORDER BY key") == [("japan", 1)]
+    assert await fetch(database, "SELECT COUNT(*) FROM deliveries") == [(1,)]
 
 
 async def test_duplicates_inside_one_batch_are_stored_once(store: SqliteStore) -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.commands import run_command
+from tests.support.harness import ROOT
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -24,15 +26,7 @@ def copy_tree(target: Path) -> None:
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache"],
-        cwd=tree,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command(str(LINT_IMPORTS), "--no-cache", cwd=tree, env=environment, timeout=120)
 
 
 def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import warnings
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,15 +17,25 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.delivery.ratelimit import ReplyAccounting, SendBudget
 from bot.delivery.request import AiohttpRequest
-from bot.delivery.sender import FailureKind, PtbSender, classify, retry_after_seconds
+from bot.delivery.sender import (
+    Failure,
+    FailureKind,
+    PtbSender,
+    classify,
+    post_message,
+    retry_after_seconds,
+)
 from bot.emulator import BotApiEmulator
 from tests.support.harness import TOKEN
 
@@ -151,7 +163,8 @@ async def test_full_pool_times_out_without_sending(emulator: BotApiEmulator) -> 
     async with request:
         bot = ExtBot(TOKEN, base_url=emulator.base_url, request=request)
         first = asyncio.create_task(bot.send_message(READER, "first"))
-        await asyncio.sleep(0.1)
+        # The first request holds the only connection while the emulator answers it.
+        await emulator.wait_for(lambda: emulator.answering == 1)
         with pytest.raises(TimedOut):
             await bot.send_message(READER, "second")
         await first
@@ -247,3 +260,115 @@ async def test_sender_errors_classify_as_before(
     ]
     assert outcomes[0].retry_after == 3
     assert outcomes[1].new_chat_id == -1004002
+
+
+async def test_the_lean_sender_asks_for_previews_and_nothing_paid_by_default(
+    bot: ExtBot[None], emulator: BotApiEmulator
+) -> None:
+    await PtbSender(bot).send_message(READER, "<b>Story</b>")
+    (params,) = _params(emulator)
+    assert params == {
+        "chat_id": READER,
+        "text": "<b>Story</b>",
+        "parse_mode": "HTML",
+        "link_preview_options": {"is_disabled": False},
+    }
+
+
+async def test_a_reply_passes_the_rate_limiter_and_a_delivery_does_not(
+    emulator: BotApiEmulator,
+) -> None:
+    emulator.add_user(READER)
+    budget = SendBudget(rate=1)
+    async with ExtBot(
+        TOKEN,
+        base_url=emulator.base_url,
+        request=AiohttpRequest(),
+        rate_limiter=ReplyAccounting(budget),
+    ) as client:
+        await post_message(client, {"chat_id": READER, "text": "delivery"})
+        # Deliveries are counted by the engine, not here.
+        assert budget.next_slot == 0.0
+        emulator.fail_next("sendMessage", status=429, retry_after=1)
+        await post_message(client, {"chat_id": READER, "text": "reply"}, reply=True)
+        # The reply took a send slot, and went again after Telegram's pause.
+        assert budget.next_slot > 0.0
+    assert emulator.reply_texts(READER) == ["delivery", "reply"]
+    assert [call.status for call in emulator.calls_of("sendMessage")] == [200, 429, 200]
+
+
+async def test_a_revoked_token_is_an_outage_to_wait_out_not_a_chat_gone(
+    bot: ExtBot[None], emulator: BotApiEmulator
+) -> None:
+    # The token was revoked while the bot ran: Telegram answers 401 to everything.
+    emulator.token = "987654321:AAnotTheBotsTokenAnyMoreAAAAAAAAAAA"
+    with pytest.raises(InvalidToken) as refused:
+        await PtbSender(bot).send_message(READER, "hello")
+    assert classify(refused.value) == Failure(
+        FailureKind.TRANSIENT, "the bot token was rejected by Telegram"
+    )
+
+
+# python-telegram-bot drops Telegram's "Bad Request: " and capitalises what is left.
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            RetryAfter(3),
+            Failure(
+                FailureKind.RATE_LIMITED,
+                "Flood control exceeded. Retry in 0:00:03",
+                retry_after=3.0,
+            ),
+        ),
+        (
+            ChatMigrated(-1004002),
+            Failure(
+                FailureKind.MIGRATED,
+                "Group migrated to supergroup. New chat id: -1004002",
+                new_chat_id=-1004002,
+            ),
+        ),
+        (
+            Forbidden("Forbidden: bot was blocked by the user"),
+            Failure(FailureKind.CHAT_GONE, "Forbidden: bot was blocked by the user"),
+        ),
+        *[
+            (BadRequest(f"Bad Request: {message}"), Failure(FailureKind.CHAT_GONE, shown))
+            for message, shown in (
+                ("chat not found", "Chat not found"),
+                ("user not found", "User not found"),
+                ("PEER_ID_INVALID", "Peer_id_invalid"),
+                ("group chat was deleted", "Group chat was deleted"),
+            )
+        ],
+        (
+            BadRequest("Bad Request: can't parse entities"),
+            Failure(FailureKind.REJECTED, "Can't parse entities"),
+        ),
+        (
+            InvalidToken("Unauthorized"),
+            Failure(FailureKind.TRANSIENT, "the bot token was rejected by Telegram"),
+        ),
+        (NetworkError("Bad Gateway"), Failure(FailureKind.TRANSIENT, "Bad Gateway")),
+        (TimedOut(), Failure(FailureKind.TRANSIENT, "Timed out")),
+        (TelegramError(""), Failure(FailureKind.TRANSIENT, "TelegramError")),
+        (OSError("connection reset"), Failure(FailureKind.TRANSIENT, "OSError: connection reset")),
+    ],
+)
+def test_every_answer_is_classified_with_its_description(
+    error: Exception, expected: Failure
+) -> None:
+    assert classify(error) == expected
+
+
+def test_retry_after_is_read_in_seconds_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert retry_after_seconds(RetryAfter(timedelta(seconds=2.5))) == 2.5
+    # Without PTB_TIMEDELTA python-telegram-bot gives whole seconds, and warns when they are
+    # read; the sender reads them without a warning (warnings are errors here).
+    monkeypatch.delenv("PTB_TIMEDELTA")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        legacy = RetryAfter(3)
+    seconds = retry_after_seconds(legacy)
+    assert (seconds, type(seconds)) == (3.0, float)

@@ -267,10 +267,19 @@
     return node;
   }
 
-  function scrollToEnd(force) {
+  // Whether the reader sees the end of the conversation, i.e. has not scrolled up to read
+  // older messages. Asked before a message is added: after it, a long answer (/help) puts
+  // the end far below even when the reader was following along.
+  function atEnd() {
     const container = $("messages");
-    const nearEnd = container.scrollHeight - container.scrollTop - container.clientHeight < 160;
-    if (force || nearEnd) container.scrollTop = container.scrollHeight;
+    return container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+  }
+
+  // As Telegram does: keep the newest message in view unless the reader has scrolled up;
+  // `follow` is what atEnd() said before the change (or true to scroll regardless).
+  function scrollToEnd(follow) {
+    const container = $("messages");
+    if (follow) container.scrollTop = container.scrollHeight;
   }
 
   function timeOf(unixSeconds) {
@@ -352,10 +361,12 @@
     if (!chat) return;
     if (message.chat_id === state.current) {
       const own = !message.from_bot && message.from_id === actingUserOf(chat);
+      const following = atEnd();
       const hint = $("messages").querySelector(".empty-hint");
       if (hint) hint.remove();
       $("messages").append(messageNode(chat, message));
-      scrollToEnd(own);
+      // The reader's own message always brings the end back into view, and so its answer.
+      scrollToEnd(own || following);
     } else if (message.from_bot) {
       state.unread.set(message.chat_id, (state.unread.get(message.chat_id) || 0) + 1);
     }
@@ -366,10 +377,12 @@
     messagesOf(message.chat_id).set(message.message_id, message);
     const chat = chatById(message.chat_id);
     if (chat && message.chat_id === state.current) {
+      const following = atEnd();
       const old = $("messages").querySelector(`.msg[data-message-id="${message.message_id}"]`);
       const node = messageNode(chat, message);
       if (old) old.replaceWith(node);
       else $("messages").append(node);
+      scrollToEnd(following);
     }
     renderChatList();
   }
