@@ -40,6 +40,10 @@ async def _forget(store: Store, article_id: int) -> None:
         await db.execute("DELETE FROM deliveries WHERE article_id = $1", article_id)
 
     await store._write(body)
+    # What autovacuum does in a while: without it each run's unique index still holds the
+    # previous runs' dead entries, and run after run took longer (0.39 → 0.86 s).
+    async with store._pool.acquire() as db:
+        await db.execute("VACUUM deliveries")
 
 
 async def _runs(target: DatabaseTarget, tag: str, repeat: int) -> list[dict[str, Any]]:

@@ -90,6 +90,8 @@ def build_application(
         ApplicationBuilder()
         .token(settings.require_token())
         .base_url(settings.telegram_api_url)
+        # Files (an /import's document) come from `…/file/bot<token>/…` beside the methods.
+        .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
         .context_types(ContextTypes(context=TagwireContext, bot_data=BotState))
         .concurrent_updates(PerChatUpdateProcessor(256))
         .request(request)

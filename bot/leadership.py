@@ -12,6 +12,7 @@ when the leader's lease connection has ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -98,8 +99,21 @@ class Leadership:
 
     async def _run(self) -> None:
         while True:
-            await self.check()
+            try:
+                await self.check()
+            except Exception:
+                # Starting or stopping the duties failed half way: this instance must not go on
+                # leading on a lease it may have lost. Step down, and try again next round.
+                logger.exception("leadership check failed; stepping down and trying again")
+                with contextlib.suppress(Exception):
+                    await self._step_down_after_error()
             await asyncio.sleep(self._interval)
+
+    async def _step_down_after_error(self) -> None:
+        if self.role is Role.LEADER:
+            await self._become(Role.FOLLOWER)
+        else:
+            await self._lease.release()
 
     async def _become(self, role: Role) -> None:
         self.role = role

@@ -25,6 +25,7 @@ from handlers import (
     channels,
     chats,
     errors,
+    export_import,
     fallback,
     follow,
     latest,
@@ -52,6 +53,8 @@ COMMANDS = (
     "timezone",
     "quiet",
     "channels",
+    "export",
+    "import",
 )
 
 # Edited messages and channel posts are not commands to answer.
@@ -89,11 +92,23 @@ def register_handlers(application: TagwireApplication) -> None:
         ("timezone", settings.timezone_command),
         ("quiet", settings.quiet_command),
         ("channels", channels.channels),
+        ("export", export_import.export_command),
+        ("import", export_import.import_command),
     ):
         application.add_handler(CommandHandler(name, callback, filters=_NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(settings.settings_button, pattern=r"^cfg:"))
     application.add_handler(CallbackQueryHandler(search.search_page, pattern=r"^more:"))
     application.add_handler(CallbackQueryHandler(channels.channel_picked, pattern=r"^ch:"))
+    application.add_handler(CallbackQueryHandler(export_import.import_button, pattern=r"^i:"))
+    # A file sent with `/import` as its caption (a caption is no command to CommandHandler).
+    application.add_handler(
+        MessageHandler(
+            _NEW_MESSAGES
+            & filters.Document.ALL
+            & filters.CaptionRegex(export_import.CAPTION_COMMAND.pattern),
+            export_import.import_caption,
+        )
+    )
     # Last: every other tap, including data this bot never issued, gets an answer here.
     application.add_handler(CallbackQueryHandler(buttons.button))
 

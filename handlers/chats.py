@@ -30,14 +30,18 @@ def counts_against_throttle(
     if update.callback_query is not None:
         return True
     message = update.message
-    if message is None or message.text is None:
+    if message is None:
+        return False
+    # A document's caption may carry a command (/import): it counts as that command would.
+    text = message.text if message.text is not None else message.caption
+    if text is None:
         return False
     if message.chat.type == ChatType.PRIVATE:
         return True
-    if not message.text.startswith("/"):
+    if not text.startswith("/"):
         return False
-    words = message.text[1:].split(maxsplit=1)
-    if not words or message.text[1].isspace():
+    words = text[1:].split(maxsplit=1)
+    if not words or text[1].isspace():
         return False
     name, _, addressee = words[0].partition("@")
     if addressee:

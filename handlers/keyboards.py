@@ -26,6 +26,7 @@ class View(enum.StrEnum):
     TAGS = "t"  # /tags and /follow without a tag: toggles
     FOLLOWING = "f"  # /following and /unfollow without a tag: unfollow buttons
     SUGGESTION = "s"  # suggestions under an answer: one-off actions
+    IMPORT = "i"  # /import's preview: confirm or cancel (tag_id: the file's message)
 
 
 class Action(enum.StrEnum):
@@ -35,6 +36,9 @@ class Action(enum.StrEnum):
     # The words inside a follow: how to change them, or clear them.
     WORDS = "words"
     CLEAR_WORDS = "clear"
+    # An /import's preview: apply the file, or leave everything as it is.
+    CONFIRM_IMPORT = "import"
+    CANCEL_IMPORT = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ class ButtonData:
 
 
 _DATA = re.compile(
-    r"^([tfs]):(follow|unfollow|latest|words|clear):([1-9][0-9]{0,17})"
+    r"^([tfsi]):(follow|unfollow|latest|words|clear|import|cancel):([1-9][0-9]{0,17})"
     r"(?:@(-[1-9][0-9]{0,17}))?$"
 )
 
@@ -151,3 +155,28 @@ def suggestion_keyboard(tags: Sequence[Tag], action: Action) -> InlineKeyboardMa
         for tag in tags
     ]
     return InlineKeyboardMarkup(_rows(buttons))
+
+
+def import_keyboard(
+    message_id: int, language_labels: tuple[str, str], channel_id: int | None = None
+) -> InlineKeyboardMarkup:
+    """Confirm / Cancel under an /import's preview; `message_id`: the message with the file."""
+    confirm, cancel = language_labels
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    confirm,
+                    callback_data=ButtonData(
+                        View.IMPORT, Action.CONFIRM_IMPORT, message_id, channel_id
+                    ).encode(),
+                ),
+                InlineKeyboardButton(
+                    cancel,
+                    callback_data=ButtonData(
+                        View.IMPORT, Action.CANCEL_IMPORT, message_id, channel_id
+                    ).encode(),
+                ),
+            ]
+        ]
+    )

@@ -11,6 +11,7 @@ from storage.models import (
     Chat,
     ChatPrefs,
     ChatSettings,
+    ChatSetup,
     DeliveryUpdate,
     Feed,
     Follow,
@@ -169,6 +170,18 @@ class Store(ABC):
     ) -> bool:
         """Replace the words of a follow (empty words clear them); False when the chat does
         not follow the tag."""
+
+    @abstractmethod
+    async def all_follows(self, chat_id: int) -> list[tuple[int, Follow]]:
+        """Every follow of the chat with its forum topic (0: the chat itself), by topic, then
+        as `follows` orders them."""
+
+    @abstractmethod
+    async def import_chat(self, chat_id: int, setup: ChatSetup, now: float) -> None:
+        """Replace, in one transaction, the chat's follows (in every forum topic), muted words
+        and settings with `setup`'s (checked beforehand: its limits are not checked again);
+        unknown tags are created, tags left unused go as in unfollow, and stories held for a
+        digest become due again as in save_chat_settings."""
 
     # Stories
 

@@ -58,7 +58,13 @@ class PostgresLease(Lease):
             return await self.held()
         try:
             return await self._try_lock()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+            TimeoutError,
+        ) as exc:
             await self._discard()
             raise StorageUnavailable(f"cannot reach PostgreSQL for the lease: {exc}") from exc
 
@@ -87,7 +93,9 @@ class PostgresLease(Lease):
             return False
         try:
             await self._connection.fetchval("SELECT 1", timeout=self._timeout)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except Exception:
+            # However the connection failed (asyncpg raises a few kinds after the server ended
+            # the session), the lease went with it.
             self._held = False
             await self._discard()
             return False

@@ -296,18 +296,23 @@ MIGRATIONS_TABLE = (
 )
 
 
-async def apply_migrations(db: aiosqlite.Connection) -> list[str]:
-    """Apply the migrations this database has not seen; returns the names applied."""
-    await db.execute(MIGRATIONS_TABLE)
-    async with db.execute("SELECT name FROM migrations") as cursor:
-        done = {row[0] for row in await cursor.fetchall()}
-    known = {migration.name for migration in MIGRATIONS}
+def refuse_newer(done: set[str], known: set[str]) -> None:
+    """A database some of whose migrations this version does not know was written by a newer
+    tagwire: refuse it rather than run old code against a newer schema (either backend)."""
     unknown = done - known
     if unknown:
         raise RuntimeError(
             f"the database was written by a newer tagwire (migrations {sorted(unknown)}); "
             "upgrade tagwire before using it"
         )
+
+
+async def apply_migrations(db: aiosqlite.Connection) -> list[str]:
+    """Apply the migrations this database has not seen; returns the names applied."""
+    await db.execute(MIGRATIONS_TABLE)
+    async with db.execute("SELECT name FROM migrations") as cursor:
+        done = {row[0] for row in await cursor.fetchall()}
+    refuse_newer(done, {migration.name for migration in MIGRATIONS})
     applied = []
     for migration in MIGRATIONS:
         if migration.name in done:

@@ -125,6 +125,26 @@ class Follow:
     words: FollowWords = field(default_factory=FollowWords)
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedFollow:
+    """A follow an imported file asks for: a tag (name, key) in a forum topic (0: the chat)."""
+
+    name: str
+    key: str
+    words: FollowWords = field(default_factory=FollowWords)
+    thread_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSetup:
+    """All that a chat has chosen, as an import replaces it: its follows (every forum topic's),
+    muted words and settings."""
+
+    follows: tuple[ImportedFollow, ...]
+    muted: tuple[str, ...]
+    settings: ChatSettings
+
+
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"

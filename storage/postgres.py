@@ -41,6 +41,7 @@ from storage.models import (
     Chat,
     ChatPrefs,
     ChatSettings,
+    ChatSetup,
     DeliveryMode,
     DeliveryStatus,
     DeliveryUpdate,
@@ -555,6 +556,64 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
 
         return await self._write(body)
 
+    async def all_follows(self, chat_id: int) -> list[tuple[int, Follow]]:
+        rows = await self._fetch(
+            f"""
+            SELECT {_TAG_COLUMNS}, s.only_words, s.skip_words, s.thread_id
+            FROM subscriptions s JOIN tags t ON t.id = s.tag_id
+            WHERE s.chat_id = $1 ORDER BY s.thread_id, t.key {_C}
+            """,
+            chat_id,
+        )
+        return [
+            (row[7], Follow(_tag(row), FollowWords(tuple(row[5] or ()), tuple(row[6] or ()))))
+            for row in rows
+        ]
+
+    async def import_chat(self, chat_id: int, setup: ChatSetup, now: float) -> None:
+        async def body(db: asyncpg.Connection) -> None:
+            # One change of a chat's follows at a time (as follow() and mute() take it).
+            await db.execute("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE", chat_id)
+            await self._lock_removable_tags(
+                db, "SELECT tag_id FROM subscriptions WHERE chat_id = $1", chat_id
+            )
+            removed = await db.fetch(
+                "DELETE FROM subscriptions WHERE chat_id = $1 RETURNING tag_id", chat_id
+            )
+            for follow in setup.follows:
+                await db.execute(
+                    "INSERT INTO tags (key, name, created_at) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    follow.key,
+                    follow.name,
+                    now,
+                )
+                tag_row = await self._tag_with_subscription(
+                    db, chat_id, follow.thread_id, follow.key
+                )
+                assert tag_row is not None
+                await db.execute(
+                    "INSERT INTO subscriptions (chat_id, thread_id, tag_id, created_at, "
+                    "only_words, skip_words) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT DO NOTHING",
+                    chat_id,
+                    follow.thread_id,
+                    tag_row[0],
+                    now,
+                    list(follow.words.only) or None,
+                    list(follow.words.skip) or None,
+                )
+            await self._remove_unused_tags(db, [row[0] for row in removed])
+            await db.execute("DELETE FROM mutes WHERE chat_id = $1", chat_id)
+            await db.executemany(
+                "INSERT INTO mutes (chat_id, word, created_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                [(chat_id, word, now) for word in setup.muted],
+            )
+            await self._write_settings(db, chat_id, setup.settings)
+
+        await self._write(body)
+
     # Stories
 
     async def add_articles(
@@ -719,36 +778,40 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         async def body(db: asyncpg.Connection) -> None:
-            now = datetime.now(UTC).timestamp()
-            await db.execute(
-                """
-                UPDATE chats SET language = $1, link_previews = $2, delivery_mode = $3,
-                    digest_hour = $4, timezone = $5, quiet_start = $6, quiet_end = $7,
-                    combine_bursts = $8, updated_at = $9
-                WHERE id = $10
-                """,
-                settings.language,
-                bool(settings.link_previews),
-                str(settings.mode),
-                settings.digest_hour,
-                settings.timezone,
-                settings.quiet_start,
-                settings.quiet_end,
-                bool(settings.combine_bursts),
-                now,
-                chat_id,
-            )
-            # Stories held for the old schedule are due again, to be held (or sent) anew.
-            await db.execute(
-                """
-                UPDATE deliveries SET due_at = $1, held = FALSE
-                WHERE chat_id = $2 AND status = 'pending' AND held AND claimed_until IS NULL
-                """,
-                now,
-                chat_id,
-            )
+            await self._write_settings(db, chat_id, settings)
 
         await self._write(body)
+
+    @staticmethod
+    async def _write_settings(db: asyncpg.Connection, chat_id: int, settings: ChatSettings) -> None:
+        now = datetime.now(UTC).timestamp()
+        await db.execute(
+            """
+            UPDATE chats SET language = $1, link_previews = $2, delivery_mode = $3,
+                digest_hour = $4, timezone = $5, quiet_start = $6, quiet_end = $7,
+                combine_bursts = $8, updated_at = $9
+            WHERE id = $10
+            """,
+            settings.language,
+            bool(settings.link_previews),
+            str(settings.mode),
+            settings.digest_hour,
+            settings.timezone,
+            settings.quiet_start,
+            settings.quiet_end,
+            bool(settings.combine_bursts),
+            now,
+            chat_id,
+        )
+        # Stories held for the old schedule are due again, to be held (or sent) anew.
+        await db.execute(
+            """
+            UPDATE deliveries SET due_at = $1, held = FALSE
+            WHERE chat_id = $2 AND status = 'pending' AND held AND claimed_until IS NULL
+            """,
+            now,
+            chat_id,
+        )
 
     async def mute(
         self, chat_id: int, words: Sequence[str], max_words: int, now: float

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import asyncpg  # type: ignore[import-untyped]
 
+from storage.migrations import refuse_newer
 from storage.postgres_search import search_vector
 
 # Advisory locks share one bigint namespace per database: tagwire's keys are "tagwire" in
@@ -360,12 +361,7 @@ async def _apply(db: asyncpg.Connection) -> list[str]:
         "(name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
     )
     done = {row[0] for row in await db.fetch("SELECT name FROM migrations")}
-    unknown = done - {migration.name for migration in MIGRATIONS}
-    if unknown:
-        raise RuntimeError(
-            f"the database was written by a newer tagwire (migrations {sorted(unknown)}); "
-            "upgrade tagwire before using it"
-        )
+    refuse_newer(done, {migration.name for migration in MIGRATIONS})
     applied = []
     for migration in MIGRATIONS:
         if migration.name in done:

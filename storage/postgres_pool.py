@@ -64,7 +64,10 @@ def unavailable(error: BaseException) -> bool:
         | asyncpg.exceptions.InvalidCatalogNameError
         | asyncpg.exceptions.InvalidAuthorizationSpecificationError
         | asyncpg.exceptions.LockNotAvailableError
-        | asyncpg.exceptions.PostgresSystemError,
+        | asyncpg.exceptions.PostgresSystemError
+        # "database … is not currently accepting connections": closed to new sessions by
+        # its administrator for maintenance, as during a restore.
+        | asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
     )
 
 

@@ -30,6 +30,7 @@ from storage.models import (
     Chat,
     ChatPrefs,
     ChatSettings,
+    ChatSetup,
     DeliveryMode,
     DeliveryStatus,
     DeliveryUpdate,
@@ -614,6 +615,53 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             )
             return cursor.rowcount > 0
 
+    async def all_follows(self, chat_id: int) -> list[tuple[int, Follow]]:
+        rows = await self._read_all(
+            f"""
+            SELECT {_TAG_COLUMNS}, s.only_words, s.skip_words, s.thread_id
+            FROM subscriptions s JOIN tags t ON t.id = s.tag_id
+            WHERE s.chat_id = ? ORDER BY s.thread_id, t.key
+            """,
+            (chat_id,),
+        )
+        return [(row[7], Follow(_tag(row), _words(row[5], row[6]))) for row in rows]
+
+    async def import_chat(self, chat_id: int, setup: ChatSetup, now: float) -> None:
+        async with self._transaction() as db:
+            async with db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? RETURNING tag_id", (chat_id,)
+            ) as cursor:
+                removed = [row[0] for row in await cursor.fetchall()]
+            for follow in setup.follows:
+                tag_row = await self._tag_with_subscription(
+                    db, chat_id, follow.thread_id, follow.key
+                )
+                if tag_row is None:
+                    await self._create_tag(db, follow.name, follow.key, now)
+                    tag_row = await self._tag_with_subscription(
+                        db, chat_id, follow.thread_id, follow.key
+                    )
+                assert tag_row is not None
+                await db.execute(
+                    "INSERT OR IGNORE INTO subscriptions (chat_id, thread_id, tag_id, created_at, "
+                    "only_words, skip_words) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        chat_id,
+                        follow.thread_id,
+                        tag_row[0],
+                        now,
+                        _words_column(follow.words.only),
+                        _words_column(follow.words.skip),
+                    ),
+                )
+            await self._remove_unused_tags(db, removed)
+            await db.execute("DELETE FROM mutes WHERE chat_id = ?", (chat_id,))
+            await db.executemany(
+                "INSERT INTO mutes (chat_id, word, created_at) VALUES (?, ?, ?)",
+                [(chat_id, word, now) for word in setup.muted],
+            )
+            await self._write_settings(db, chat_id, setup.settings)
+
     # Stories
 
     async def add_articles(
@@ -977,34 +1025,40 @@ class SqliteStore(SqliteOperatorsMixin, Store):
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         async with self._transaction() as db:
-            await db.execute(
-                """
-                UPDATE chats SET language = ?, link_previews = ?, delivery_mode = ?,
-                    digest_hour = ?, timezone = ?, quiet_start = ?, quiet_end = ?,
-                    combine_bursts = ?, updated_at = ?
-                WHERE id = ?
-                """,
-                (
-                    settings.language,
-                    settings.link_previews,
-                    settings.mode,
-                    settings.digest_hour,
-                    settings.timezone,
-                    settings.quiet_start,
-                    settings.quiet_end,
-                    settings.combine_bursts,
-                    datetime.now(UTC).timestamp(),
-                    chat_id,
-                ),
-            )
-            # Stories held for the old schedule are due again, to be held (or sent) anew.
-            await db.execute(
-                """
-                UPDATE deliveries SET due_at = ?, held = 0
-                WHERE chat_id = ? AND status = 'pending' AND held = 1 AND claimed_until IS NULL
-                """,
-                (datetime.now(UTC).timestamp(), chat_id),
-            )
+            await self._write_settings(db, chat_id, settings)
+
+    @staticmethod
+    async def _write_settings(
+        db: aiosqlite.Connection, chat_id: int, settings: ChatSettings
+    ) -> None:
+        await db.execute(
+            """
+            UPDATE chats SET language = ?, link_previews = ?, delivery_mode = ?,
+                digest_hour = ?, timezone = ?, quiet_start = ?, quiet_end = ?,
+                combine_bursts = ?, updated_at = ?
+            WHERE id = ?
+            """,
+            (
+                settings.language,
+                settings.link_previews,
+                settings.mode,
+                settings.digest_hour,
+                settings.timezone,
+                settings.quiet_start,
+                settings.quiet_end,
+                settings.combine_bursts,
+                datetime.now(UTC).timestamp(),
+                chat_id,
+            ),
+        )
+        # Stories held for the old schedule are due again, to be held (or sent) anew.
+        await db.execute(
+            """
+            UPDATE deliveries SET due_at = ?, held = 0
+            WHERE chat_id = ? AND status = 'pending' AND held = 1 AND claimed_until IS NULL
+            """,
+            (datetime.now(UTC).timestamp(), chat_id),
+        )
 
     async def mute(
         self, chat_id: int, words: Sequence[str], max_words: int, now: float

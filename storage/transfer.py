@@ -888,20 +888,21 @@ async def transfer(
     progress = progress or QuietProgress()
     if _same_database(source, target):
         raise TransferError("the source and the target are the same database")
-    reader = await _open_source(source)
     try:
-        writer = await _open_target(target, force=force, progress=progress)
+        reader = await _open_source(source)
+    except Exception as exc:
+        raise _one_line(exc, "cannot read the source") from None
+    try:
+        writer: _Target | None = None
         try:
+            writer = await _open_target(target, force=force, progress=progress)
             counts = await _copy(reader, writer, progress, chunk, target.is_postgres)
             await writer.commit()
         except BaseException as exc:
-            await writer.abort()
-            if isinstance(exc, asyncpg.PostgresError | OSError) and unavailable(exc):
-                raise StorageUnavailable(
-                    f"the copy stopped, nothing was kept: {one_line(exc)}"
-                ) from None
-            if isinstance(exc, asyncpg.PostgresError | sqlite3.Error | TypeError | ValueError):
-                raise TransferError(f"the copy failed, nothing was kept: {one_line(exc)}") from None
+            if writer is not None:
+                await writer.abort()
+            if isinstance(exc, Exception):
+                raise _one_line(exc, "nothing was copied") from None
             raise
     finally:
         await reader.close()
@@ -912,6 +913,21 @@ async def transfer(
         seconds=time.perf_counter() - started,
         replaced=writer.replaced,
     )
+
+
+def _one_line(error: Exception, context: str) -> Exception:
+    """`error` as the operator reads it: our own errors as they are; a database that cannot be
+    reached StorageUnavailable, anything a database refused TransferError, in one line."""
+    if isinstance(error, TransferError | StorageUnavailable):
+        return error
+    if unavailable(error):
+        return StorageUnavailable(f"{context}: {one_line(error)}")
+    if isinstance(
+        error,
+        asyncpg.PostgresError | asyncpg.InterfaceError | sqlite3.Error | TypeError | ValueError,
+    ):
+        return TransferError(f"{context}: {one_line(error)}")
+    return error
 
 
 async def _copy(

@@ -151,7 +151,9 @@ class DeliveryEngine:
         self._claimed_ids: set[int] = set()
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._teasers: dict[tuple[int, str], str] = {}
-        self._results: list[DeliveryUpdate] = []
+        # Outcomes a stop could not write (the database was away) are kept for the next run,
+        # which writes them before it claims anything: a send Telegram accepted is not repeated.
+        self._results: list[DeliveryUpdate] = list(getattr(self, "_results", []))
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self._config.max_in_flight)
         self._wake = asyncio.Event()
@@ -233,6 +235,7 @@ class DeliveryEngine:
                 await asyncio.wait_for(self._stop_requested.wait(), timeout=self._settle)
         while not self._stopping:
             try:
+                await self._flush()
                 released = await self._store.release_claims()
                 break
             except StorageUnavailable as exc:

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.emulator.chats import ChatMethods
-from bot.emulator.messages import MessageMethods
+from bot.emulator.files import FileMethods
 from bot.emulator.profile import ProfileMethods
 from bot.emulator.server import HttpServer
 from bot.emulator.users import UserActions
 
 
-class BotApiEmulator(HttpServer, MessageMethods, UserActions, ChatMethods, ProfileMethods):
+class BotApiEmulator(HttpServer, FileMethods, UserActions, ChatMethods, ProfileMethods):
     """A Telegram Bot API server on 127.0.0.1 that a real python-telegram-bot client can use.
 
     Point the client at `base_url` (python-telegram-bot appends the token). Everything the bot
@@ -53,6 +53,8 @@ class BotApiEmulator(HttpServer, MessageMethods, UserActions, ChatMethods, Profi
             "getwebhookinfo": self._get_webhook_info,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
+            "getfile": self._get_file,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "deletemessage": self._delete_message,

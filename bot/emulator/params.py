@@ -88,6 +88,13 @@ def _decode_value(name: str, raw: str) -> Any:
         return raw
 
 
+class Upload(dict[str, Any]):
+    """A file part of a multipart form: its name, size and type as items (what the recorded
+    calls show, as JSON), its bytes in `data` (sendDocument keeps them for getFile)."""
+
+    data: bytes = b""
+
+
 def _parse_multipart(content_type: str, body: bytes) -> JSONDict:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
@@ -102,11 +109,11 @@ def _parse_multipart(content_type: str, body: bytes) -> JSONDict:
         data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
-            params[name] = {
-                "file_name": filename,
-                "file_size": len(data),
-                "mime_type": part.get_content_type(),
-            }
+            upload = Upload(
+                file_name=filename, file_size=len(data), mime_type=part.get_content_type()
+            )
+            upload.data = data
+            params[name] = upload
         else:
             params[name] = _decode_value(name, data.decode("utf-8", "replace"))
     return params

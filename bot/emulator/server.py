@@ -22,6 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.emulator.answers import ApiCall, ApiError, DropConnection, JSONDict, Reply
 from bot.emulator.faults import Faults
+from bot.emulator.files import PATH_PREFIX
 from bot.emulator.params import loopback_host, read_params
 from bot.web.server import LocalServer
 
@@ -68,6 +69,7 @@ class HttpServer(Faults):
         app = Starlette(
             routes=[
                 Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE"]),
             ]
         )
@@ -138,6 +140,16 @@ class HttpServer(Faults):
     def api_url(self) -> str:
         """The full prefix of method URLs, token included: f"{api_url}/getMe"."""
         return f"{self.base_url}{self.token}"
+
+    async def _download(self, request: Request) -> Response:
+        """GET /file/bot<token>/<file_path>: the bytes of a file getFile named."""
+        path = str(request.path_params["path"])
+        found = self._files.get(path.removeprefix(PATH_PREFIX))
+        if request.path_params["token"] != self.token or not path.startswith(PATH_PREFIX):
+            found = None
+        if found is None:
+            return await self._not_found(request)
+        return Response(found[0], media_type="application/octet-stream")
 
     async def _not_found(self, request: Request) -> Response:
         return _json_response(404, {"ok": False, "error_code": 404, "description": "Not Found"})

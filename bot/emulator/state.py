@@ -153,6 +153,8 @@ class EmulatorState:
         self._next_message_id: dict[int, int] = {}
         self._sent: list[JSONDict] = []
         self._callback_queries: dict[str, bool] = {}
+        # Files sent by the bot or by users, by file_id: their bytes and their Document.
+        self._files: dict[str, tuple[bytes, JSONDict]] = {}
         self._next_callback = 0
 
         self._pending: list[JSONDict] = []
@@ -325,6 +327,24 @@ class EmulatorState:
         message_id = self._next_message_id.get(chat_id, 1)
         self._next_message_id[chat_id] = message_id + 1
         return message_id
+
+    def _store_file(self, data: bytes, file_name: str, mime_type: str) -> JSONDict:
+        """Keeps a file's bytes; returns its Document (file_id, file_unique_id, name, size)."""
+        serial = len(self._files) + 1
+        document: JSONDict = {
+            "file_id": f"BQACAgEmu{serial:06d}d",
+            "file_unique_id": f"AgEmu{serial:06d}d",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        self._files[document["file_id"]] = (data, document)
+        return dict(document)
+
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The bytes of a file sent by the bot or a user, or None for an unknown file_id."""
+        found = self._files.get(file_id)
+        return None if found is None else found[0]
 
     def _find_message(self, chat_id: int, message_id: int) -> JSONDict | None:
         found = self._bot_messages.get(chat_id, {}).get(message_id)

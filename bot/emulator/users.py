@@ -27,6 +27,27 @@ class UserActions(UpdateMethods, ChatMethods):
 
         In a channel the text arrives as a channel_post signed by the channel, not the user.
         """
+        message, kind = self._user_message(
+            chat_id, user_id, text, message_thread_id, reply_to_message_id
+        )
+        entities = spans_to_entities(text, detect_spans(text, []))
+        if entities:
+            message["entities"] = entities
+        return self._post_user_message(message, kind)
+
+    def _post_user_message(self, message: JSONDict, kind: str) -> JSONDict:
+        self._user_messages.setdefault(message["chat"]["id"], {})[message["message_id"]] = message
+        return self.add_update({kind: message})
+
+    def _user_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        message_thread_id: int | None,
+        reply_to_message_id: int | None,
+    ) -> tuple[JSONDict, str]:
+        """A user's message in a chat (without entities) and the kind of update it comes in."""
         user = self._ensure_user(user_id)
         chat = self._chat_for_user_message(chat_id, user_id)
         message: JSONDict = {
@@ -47,12 +68,33 @@ class UserActions(UpdateMethods, ChatMethods):
             replied = self._find_message(chat.id, reply_to_message_id)
             if replied is not None:
                 message["reply_to_message"] = replied
-        entities = spans_to_entities(text, detect_spans(text, []))
-        if entities:
-            message["entities"] = entities
-        self._user_messages.setdefault(chat.id, {})[message["message_id"]] = message
-        kind = "channel_post" if chat.type == "channel" else "message"
-        return self.add_update({kind: message})
+        return message, "channel_post" if chat.type == "channel" else "message"
+
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        file_name: str = "document.json",
+        mime_type: str = "application/json",
+        caption: str | None = None,
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> JSONDict:
+        """A user sends a file (its bytes kept for getFile), with a caption, which gets a
+        bot_command entity when it starts with a command; returns the Update."""
+        message, kind = self._user_message(
+            chat_id, user_id, "", message_thread_id, reply_to_message_id
+        )
+        del message["text"]
+        message["document"] = self._store_file(data, file_name, mime_type)
+        if caption:
+            message["caption"] = caption
+            entities = spans_to_entities(caption, detect_spans(caption, []))
+            if entities:
+                message["caption_entities"] = entities
+        return self._post_user_message(message, kind)
 
     def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> JSONDict:
         """A user presses an inline button with callback `data` under the bot's message."""

@@ -69,6 +69,8 @@ ENGLISH: Mapping[str, str] = {
         "<code>/follow @yourchannel Japan</code> follows a tag there, "
         "<code>/settings @yourchannel</code> sets how it gets them (also /timezone, /quiet, "
         "/mute @yourchannel …)\n"
+        "/export — your follows, muted words and settings as a file; send it back with "
+        "<code>/import</code> as its caption to restore them (here or in another chat)\n"
         "/help — this message\n\n"
         "Tags ignore case and a leading #: japan, Japan and #Japan are one tag. "
         "In a group, only its admins can change what it follows; in a forum, each topic "
@@ -226,6 +228,56 @@ ENGLISH: Mapping[str, str] = {
     "command_timezone": "Your time zone: /timezone Europe/Moscow",
     "command_quiet": "Quiet hours: /quiet 23:00-07:00",
     "command_channels": "Channels you manage with me",
+    "command_export": "Your follows, muted words and settings as a file",
+    "command_import": "Restore them from that file",
+    "export_caption": (
+        "📦 {follows} follows, {muted} muted words and the settings. Send this file back "
+        "with <code>/import</code> as its caption (or reply <code>/import</code> to it) to "
+        "restore them, here or in another chat."
+    ),
+    "import_usage": (
+        "Send the file /export made with <code>/import</code> as its caption, or reply "
+        "<code>/import</code> to it."
+    ),
+    "import_download_failed": "⚠️ I could not download the file. Try again in a moment.",
+    "import_problem": "⚠️ I cannot import this file: {reason}. Nothing was changed.",
+    "import_too_big": "it is larger than {limit} KB",
+    "import_not_json": "it is not a JSON file (/export makes one)",
+    "import_not_tagwire": "it is not a tagwire export",
+    "import_version": "it is of version {value}, and I read version {version}",
+    "import_bad_value": "{where} has a value I do not accept: “{value}”",
+    "import_unknown_field": "{where} is not something I know",
+    "import_too_many_words": (
+        "{where} ({value}) has {count} words, and a follow has at most {limit}"
+    ),
+    "import_too_many_tags": "it follows more than {limit} tags in one place",
+    "import_too_many_muted": "it mutes {count} words, and a chat mutes at most {limit}",
+    "import_topics": "{where} ({value}) names a forum topic, and this chat has no topics",
+    "import_preview": (
+        "<b>Importing this file will:</b>\n{changes}\n\nConfirm to apply it all at once."
+    ),
+    "import_follow_added": "➕ follow {tags}",
+    "import_follow_removed": "➖ stop following {tags}",
+    "import_follow_words": "✎ {tag}: {words}",
+    "import_words_none": "every story of the tag",
+    "import_in_topic": "{tag} (topic {topic})",
+    "import_mute_added": "🔇 mute {words}",
+    "import_mute_removed": "🔈 unmute {words}",
+    "import_setting": "⚙️ {name}: {old} → {new}",
+    "import_name_language": "language",
+    "import_name_delivery": "delivery",
+    "import_name_hour": "digest hour",
+    "import_name_timezone": "time zone",
+    "import_name_quiet": "quiet hours",
+    "import_name_previews": "link previews",
+    "import_name_bursts": "bursts in one message",
+    "import_language_auto": "each reader's own",
+    "import_nothing": "This file matches what is set here already: nothing to change.",
+    "import_confirm": "✅ Import",
+    "import_cancel": "✖ Cancel",
+    "import_done": "✅ Imported: {follows} follows, {muted} muted words and the settings.",
+    "import_cancelled": "Import cancelled: nothing was changed.",
+    "import_expired": "This import is no longer available: send the file again with /import.",
     "more_count": "+{count} more",
     "tag_reason_empty": "a tag needs at least one letter, digit or emoji",
     "tag_reason_too_long": "a tag has at most 64 characters",

@@ -36,6 +36,8 @@ RUSSIAN: Mapping[str, str] = {
         "<code>/follow @вашканал Japan</code> подписывает канал, "
         "<code>/settings @вашканал</code> — его настройки (и /timezone, /quiet, "
         "/mute @вашканал …)\n"
+        "/export — подписки, пропускаемые слова и настройки файлом; отправьте его обратно "
+        "с подписью <code>/import</code>, чтобы восстановить их (здесь или в другом чате)\n"
         "/help — это сообщение\n\n"
         "Регистр и # в начале не важны: japan, Japan и #Japan — один тег. "
         "В группе подписки меняют только администраторы; в форуме у каждой темы свои теги."
@@ -163,6 +165,58 @@ RUSSIAN: Mapping[str, str] = {
     "command_timezone": "Часовой пояс: /timezone Europe/Moscow",
     "command_quiet": "Тихие часы: /quiet 23:00-07:00",
     "command_channels": "Каналы, которыми вы управляете со мной",
+    "command_export": "Подписки, пропускаемые слова и настройки файлом",
+    "command_import": "Восстановить их из этого файла",
+    "export_caption": (
+        "📦 Подписок: {follows}, пропускаемых слов: {muted}, и настройки. Отправьте этот файл "
+        "обратно с подписью <code>/import</code> (или ответьте на него <code>/import</code>), "
+        "чтобы восстановить их здесь или в другом чате."
+    ),
+    "import_usage": (
+        "Отправьте файл, сделанный /export, с подписью <code>/import</code> или ответьте на "
+        "него <code>/import</code>."
+    ),
+    "import_download_failed": "⚠️ Не удалось скачать файл. Попробуйте чуть позже.",
+    "import_problem": "⚠️ Не могу импортировать этот файл: {reason}. Ничего не изменено.",
+    "import_too_big": "он больше {limit} КБ",
+    "import_not_json": "это не JSON-файл (его делает /export)",
+    "import_not_tagwire": "это не выгрузка tagwire",
+    "import_version": "у него версия {value}, а я читаю версию {version}",
+    "import_bad_value": "в {where} недопустимое значение: «{value}»",
+    "import_unknown_field": "поле {where} мне незнакомо",
+    "import_too_many_words": (
+        "в {where} ({value}) слов: {count}, а в подписке их не больше {limit}"
+    ),
+    "import_too_many_tags": "в нём больше {limit} подписок в одном месте",
+    "import_too_many_muted": "в нём {count} пропускаемых слов, а в чате их не больше {limit}",
+    "import_topics": "{where} ({value}) указывает тему форума, а в этом чате тем нет",
+    "import_preview": (
+        "<b>Импорт этого файла:</b>\n{changes}\n\nПодтвердите, чтобы применить всё сразу."
+    ),
+    "import_follow_added": "➕ подписаться: {tags}",
+    "import_follow_removed": "➖ отписаться: {tags}",
+    "import_follow_words": "✎ {tag}: {words}",
+    "import_words_none": "все новости тега",
+    "import_in_topic": "{tag} (тема {topic})",
+    "import_mute_added": "🔇 пропускать: {words}",
+    "import_mute_removed": "🔈 не пропускать: {words}",
+    "import_setting": "⚙️ {name}: {old} → {new}",
+    "import_name_language": "язык",
+    "import_name_delivery": "доставка",
+    "import_name_hour": "час дайджеста",
+    "import_name_timezone": "часовой пояс",
+    "import_name_quiet": "тихие часы",
+    "import_name_previews": "превью ссылок",
+    "import_name_bursts": "пачки одним сообщением",
+    "import_language_auto": "язык каждого читателя",
+    "import_nothing": "Этот файл совпадает с тем, что уже настроено здесь: менять нечего.",
+    "import_confirm": "✅ Импортировать",
+    "import_cancel": "✖ Отмена",
+    "import_done": (
+        "✅ Импортировано: подписок — {follows}, пропускаемых слов — {muted}, и настройки."
+    ),
+    "import_cancelled": "Импорт отменён: ничего не изменено.",
+    "import_expired": "Этот импорт больше недоступен: отправьте файл снова с /import.",
     "more_count": "и ещё {count}",
     "tag_reason_empty": "в теге нужна хотя бы одна буква, цифра или эмодзи",
     "tag_reason_too_long": "тег — не длиннее 64 символов",

@@ -21,6 +21,7 @@ from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from tests.support.harness import StartBot, api_client, bot_settings, running_bot
 from tests.support.markers import mark_folder
+from tests.support.postgres import fresh_database
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -29,14 +30,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    """The bot's SQLite file; `tagwire push` and the tests open it beside the running bot.
-    (It stands in for the root conftest's `database`, a database per storage backend.)"""
-    return tmp_path / "bot.db"
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[Path | str]:
+    """The bot's database, once per storage backend (the root conftest parametrizes `backend`):
+    a SQLite file, or the URL of a PostgreSQL database of the test's own, dropped afterwards.
+    `tagwire push` and the tests open it beside the running bot. A test that looks inside the
+    SQLite file says so with @pytest.mark.backends("sqlite", reason=...)."""
+    if backend == "sqlite":
+        yield tmp_path / "bot.db"
+        return
+    async with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
-def start_bot(emulator: BotApiEmulator, database: Path) -> StartBot:
+def start_bot(emulator: BotApiEmulator, database: Path | str) -> StartBot:
     """`async with start_bot(**settings) as application:` the bot as `tagwire run` runs it,
     against this test's emulator and database, with the fast settings and `settings`."""
 

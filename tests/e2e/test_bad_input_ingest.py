@@ -5,10 +5,8 @@ reason, nothing breaks, and what was stored still renders as a valid Telegram me
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from tests.support.feed_server import FeedServer
 from tests.support.feeds import add_feed, make_poller
 from tests.support.harness import ROOT, api_client
 from tests.support.nasty import NASTY_STRINGS
+from tests.support.sql import query
 
 API_TOKEN = "bad-input-ingest-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -66,13 +65,13 @@ def nasty_records() -> list[Any]:
     return records
 
 
-def stored_articles(database: Path) -> dict[str, tuple[str, str, int]]:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute(
-            "SELECT a.url, a.title, a.teaser, COUNT(at.tag_id) FROM articles a "
-            "LEFT JOIN article_tags at ON at.article_id = a.id GROUP BY a.id"
-        ).fetchall()
-    return {url: (title, teaser, tags) for url, title, teaser, tags in rows}
+def stored_articles(database: Path | str) -> dict[str, tuple[str, str, int]]:
+    rows = query(
+        database,
+        "SELECT a.url, a.title, a.teaser, COUNT(at.tag_id) FROM articles a "
+        "LEFT JOIN article_tags at ON at.article_id = a.id GROUP BY a.id",
+    )
+    return {str(url): (str(title), str(teaser), int(tags)) for url, title, teaser, tags in rows}
 
 
 def check_whole(articles: dict[str, tuple[str, str, int]]) -> None:

@@ -4,9 +4,7 @@ and leave nothing broken."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.web.webhook import SECRET_HEADER
 from tests.support.harness import StartBot, buttons, push, updates_handled
+from tests.support.sql import execute, query
 from tests.support.updates import say as say_as
 from tests.support.updates import tap as tap_as
 from tests.support.webhook import webhook_options
@@ -234,16 +233,14 @@ async def tap(emulator: BotApiEmulator, message_id: int, data: str) -> str:
     return str(answer.get("text", ""))
 
 
-def followed(database: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        return [
-            row[0]
-            for row in db.execute(
-                "SELECT t.name FROM subscriptions s JOIN tags t ON t.id = s.tag_id "
-                "WHERE s.chat_id = ? ORDER BY t.name",
-                (READER,),
-            )
-        ]
+def followed(database: Path | str) -> list[str]:
+    rows = query(
+        database,
+        "SELECT t.name FROM subscriptions s JOIN tags t ON t.id = s.tag_id "
+        "WHERE s.chat_id = ? ORDER BY t.name",
+        READER,
+    )
+    return [str(row[0]) for row in rows]
 
 
 async def test_stale_buttons_get_polite_answers_and_change_nothing_wrongly(
@@ -266,12 +263,12 @@ async def test_stale_buttons_get_polite_answers_and_change_nothing_wrongly(
     # The tag is gone altogether (an operator cleaned the database): the button has expired.
     tags_panel = await say(emulator, "/tags")
     follow_button = next(data for label, data in buttons(tags_panel) if "Kuril" in label)
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        db.execute("PRAGMA foreign_keys = ON")
-        tag_id = int(follow_button.split(":")[2])
-        db.execute("DELETE FROM article_tags WHERE tag_id = ?", (tag_id,))
-        db.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
-        db.commit()
+    tag_id = int(follow_button.split(":")[2])
+    execute(
+        database,
+        ("DELETE FROM article_tags WHERE tag_id = ?", (tag_id,)),
+        ("DELETE FROM tags WHERE id = ?", (tag_id,)),
+    )
     answer = await tap(emulator, tags_panel["message_id"], follow_button)
     assert "no longer works" in answer
     assert followed(database) == ["Russia"]
@@ -280,9 +277,7 @@ async def test_stale_buttons_get_polite_answers_and_change_nothing_wrongly(
     results = await say(emulator, "/search Japan")
     more = next((data for _, data in buttons(results) if data.startswith("more:")), None)
     if more is not None:
-        with contextlib.closing(sqlite3.connect(database)) as db:
-            db.execute("DELETE FROM searches")
-            db.commit()
+        execute(database, ("DELETE FROM searches", ()))
         assert "no longer works" in await tap(emulator, results["message_id"], more)
 
     # A button under a message that was deleted meanwhile: the action happens, the answer is

@@ -12,7 +12,7 @@ from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.texts.replies import DEFAULT_LANGUAGE, LANGUAGES
 from handlers.admin import parse_post
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.support.harness import StartBot, links
 from tests.support.updates import say, teasers
 
@@ -150,7 +150,7 @@ async def test_feeds_lists_each_feed_with_its_last_success_and_error(
 ) -> None:
     empty = await say(emulator, ADMIN, ADMIN, "/feeds")
     assert "No feeds yet" in empty["text"]
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         good, _ = await store.add_feed("https://a.example.com/rss", ["Japan"], 1.0)
         bad, _ = await store.add_feed("https://user:pw@b.example.com/atom", [], 2.0)
@@ -174,7 +174,7 @@ async def test_feeds_lists_each_feed_with_its_last_success_and_error(
 async def test_feeds_fits_one_message_however_many_feeds(
     emulator: BotApiEmulator, bot: TagwireApplication, database: Path
 ) -> None:
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         for number in range(60):
             feed, _ = await store.add_feed(f"https://feeds.example.com/{number}", [], 1.0)

@@ -13,7 +13,7 @@ from typing import Any
 from bot.emulator import BotApiEmulator
 from bot.settings import Settings
 from bot.tags import parse_tag
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.conftest import make_article
 from tests.support.faults import delivery_rows, statuses
 from tests.support.harness import (
@@ -104,7 +104,7 @@ async def test_a_blocked_reader_does_not_stop_the_others_and_can_come_back(
             lambda: all(len(teasers(emulator, r)) == len(JAPAN_URLS) for r in (1001, 1003))
         )
         await outbox_settled(emulator, database)
-        store = await SqliteStore.open(database)
+        store = await open_store(database)
         try:
             chat = await store.get_chat(1002)
             assert chat is not None
@@ -171,7 +171,7 @@ async def test_at_the_default_spacing_telegrams_per_chat_limits_are_never_hit(
     }
     emulator.add_user(1001)
     emulator.add_group(-4003, title="Desk")
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         japan = parse_tag("Japan")
         for chat_id, chat_type in ((1001, "private"), (-4003, "group")):
@@ -234,7 +234,7 @@ async def test_kill_9_mid_fan_out_loses_nothing(
     emulator: BotApiEmulator, database: Path, tmp_path: Path
 ) -> None:
     readers = list(range(10_001, 10_301))
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     japan = parse_tag("Japan")
     for reader in readers:
         emulator.add_user(reader)
@@ -295,7 +295,7 @@ async def test_removed_from_a_group_then_added_back(
         emulator.set_bot_status(-4002, 2001, "kicked", old_status="member")
 
         async def active() -> bool:
-            store = await SqliteStore.open(database)
+            store = await open_store(database)
             try:
                 chat = await store.get_chat(-4002)
                 return chat is not None and chat.active

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from bot.emulator import BotApiEmulator
+from storage import open_store
 from storage.models import Feed
-from storage.sqlite import SqliteStore
 from tests.support.commands import environment, run_tagwire
 from tests.support.feed_server import FeedServer, fixture
 from tests.support.harness import (
@@ -48,7 +48,7 @@ def tagwire(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def feeds_in(database: Path) -> list[Feed]:
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         return await store.list_feeds()
     finally:

@@ -46,6 +46,8 @@ async def test_commands_are_registered_for_the_menu(
         "timezone",
         "quiet",
         "channels",
+        "export",
+        "import",
     ]
     assert all(c["description"] for c in commands)
     russian = emulator.commands[("default", "ru")]

@@ -3,9 +3,7 @@ end through the Bot API emulator. Time is moved by the test, never waited for.""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from tests.support.harness import (
     outbox_settled,
     push,
 )
+from tests.support.sql import query
 from tests.support.updates import say, tap, teasers
 
 READER = 1001
@@ -62,12 +61,11 @@ def story(
     }
 
 
-def not_held(database: Path) -> int:
+def not_held(database: Path | str) -> int:
     """Pending deliveries the engine has not yet held for a digest or quiet hours."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND held = 0"
-        ).fetchone()
+    [(count,)] = query(
+        database, "SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND NOT held"
+    )
     return int(count)
 
 

@@ -14,7 +14,7 @@ from bot.app import ALLOWED_UPDATES, StartupError, build_application, serve
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.web.webhook import DEFAULT_PATH, META_SECRET_KEY, SECRET_HEADER
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.support.harness import (
     TOKEN,
     StartBot,
@@ -35,7 +35,7 @@ def bot_options() -> dict[str, Any]:
 
 
 async def stored_secret(database: Path) -> str | None:
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         return await store.get_meta(META_SECRET_KEY)
     finally:

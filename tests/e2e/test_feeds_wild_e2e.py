@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import BotApiEmulator
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.support.feed_server import ATOM, FIXTURES, FeedServer
 from tests.support.harness import StartBot, links, outbox_settled
 from tests.support.updates import follow, teasers
@@ -39,7 +39,7 @@ async def server() -> AsyncIterator[FeedServer]:
 
 
 async def primed(database: Path) -> bool:
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         return all(feed.primed for feed in await store.list_feeds())
     finally:
@@ -49,7 +49,7 @@ async def primed(database: Path) -> bool:
 async def test_the_running_bot_delivers_entries_of_wild_feeds_as_readable_teasers(
     emulator: BotApiEmulator, server: FeedServer, database: Path, start_bot: StartBot
 ) -> None:
-    store = await SqliteStore.open(database)
+    store = await open_store(database)
     try:
         for name in WILD:
             await store.add_feed(server.serve(name, EMPTY), [], time.time())

@@ -70,6 +70,9 @@ def start_instance(
     return start
 
 
+@pytest.mark.backends(
+    "sqlite", reason="the file lease is SQLite's; PostgreSQL's instances elect a leader"
+)
 async def test_a_second_run_on_the_same_sqlite_file_refuses_with_one_line(
     start_bot: StartBot, database: Path
 ) -> None:

@@ -24,8 +24,8 @@ import pytest
 from bot.emulator import BotApiEmulator
 from bot.texts.replies import render
 from bot.web.webhook import SECRET_HEADER
+from storage import open_store
 from storage.backup import check_backup
-from storage.sqlite import SqliteStore
 from tests.support.commands import run_tagwire
 from tests.support.faults import BotProcess, secrets_in, seed
 from tests.support.harness import (
@@ -38,6 +38,7 @@ from tests.support.harness import (
     subprocess_env,
     updates_handled,
 )
+from tests.support.sql import query
 from tests.support.updates import say as say_as
 from tests.support.updates import update_for
 from tests.support.webhook import free_port, webhook_options
@@ -240,8 +241,7 @@ async def test_secrets_appear_nowhere_in_logs_answers_metrics_or_stats(
         run_tagwire, "stats", env={**os.environ, "TAGWIRE_DATABASE": str(database)}
     )
     shown += [stats.stdout, stats.stderr]
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        errors = [row[0] or "" for row in db.execute("SELECT last_error FROM deliveries")]
+    errors = [str(row[0] or "") for row in query(database, "SELECT last_error FROM deliveries")]
     shown += errors
 
     everything = "\n".join([first.output, second.output, *shown])
@@ -272,8 +272,7 @@ async def test_admin_commands_answer_others_exactly_like_an_unknown_command(
             as_unknown = json.loads(json.dumps(unknown).replace(f"{command[:-1]}q", command))
             assert json.dumps(admin_only, sort_keys=True) == json.dumps(as_unknown, sort_keys=True)
             assert admin_only["text"] == render("unknown_command", "en", command=command)
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        assert db.execute("SELECT COUNT(*) FROM articles").fetchone() == (0,)
+    assert query(database, "SELECT COUNT(*) FROM articles") == [(0,)]
 
 
 # Group settings
@@ -288,7 +287,7 @@ async def test_only_group_admins_change_a_groups_follows_and_settings(
         return str((await say_as(emulator, GROUP, user, text))["text"])
 
     async def prefs() -> tuple[Any, ...]:
-        store = await SqliteStore.open(database)
+        store = await open_store(database)
         try:
             chat = (await store.chat_prefs([GROUP]))[GROUP]
             followed = [tag.name for tag in await store.followed_tags(GROUP)]
@@ -367,9 +366,8 @@ async def test_a_chat_follows_at_most_100_tags_and_mutes_at_most_50_words(
         assert "at most 100 tags" in await say("/follow one more")
         answer = await say("/mute " + ", ".join(f"word{n}" for n in range(55)))
         assert "at most 50 words" in answer
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        assert db.execute("SELECT COUNT(*) FROM subscriptions").fetchone() == (100,)
-        assert db.execute("SELECT COUNT(*) FROM mutes").fetchone() == (50,)
+    assert query(database, "SELECT COUNT(*) FROM subscriptions") == [(100,)]
+    assert query(database, "SELECT COUNT(*) FROM mutes") == [(50,)]
 
 
 async def test_one_user_flooding_is_told_once_then_ignored_while_others_are_served(
@@ -432,6 +430,10 @@ async def test_the_api_limits_requests_per_address_and_per_token(start_bot: Star
 # Backups
 
 
+@pytest.mark.backends(
+    "sqlite",
+    reason="tagwire backup copies a SQLite file; on PostgreSQL it names pg_dump (tests/storage)",
+)
 async def test_a_backup_taken_while_the_bot_writes_is_consistent(
     emulator: BotApiEmulator, database: Path, start_bot: StartBot, tmp_path: Path
 ) -> None:
@@ -503,6 +505,10 @@ def _fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.backends(
+    "sqlite",
+    reason="tagwire backup copies a SQLite file; on PostgreSQL it names pg_dump (tests/storage)",
+)
 def test_restore_refuses_truncated_and_damaged_backups_and_keeps_the_database(
     database: Path, tmp_path: Path
 ) -> None:

@@ -4,13 +4,11 @@ child process whose output is kept, readers seeded in bulk, and the exact delive
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import resource
 import signal
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -21,6 +19,7 @@ from typing import Any
 from bot.emulator import BotApiEmulator
 from bot.tags import parse_tag
 from storage import open_store
+from tests.support.sql import query
 
 # `make soak` sets TAGWIRE_SOAK=1: the same scenarios, at the sizes and durations of the issue.
 SOAK = os.environ.get("TAGWIRE_SOAK", "") not in ("", "0")
@@ -162,19 +161,22 @@ def report(name: str, **figures: Any) -> None:
 # The outbox as the database has it
 
 
-def statuses(database: Path) -> Counter[str]:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        return Counter(dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")))
+def statuses(database: Path | str) -> Counter[str]:
+    rows = query(database, "SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+    return Counter({str(status): int(str(count)) for status, count in rows})
 
 
-def delivery_rows(database: Path) -> dict[tuple[int, str], tuple[str, int]]:
+def delivery_rows(database: Path | str) -> dict[tuple[int, str], tuple[str, int]]:
     """(chat, story url) -> (status, attempts) for every delivery row."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute(
-            "SELECT d.chat_id, a.url, d.status, d.attempts "
-            "FROM deliveries d JOIN articles a ON a.id = d.article_id"
-        ).fetchall()
-    return {(chat_id, url): (status, attempts) for chat_id, url, status, attempts in rows}
+    rows = query(
+        database,
+        "SELECT d.chat_id, a.url, d.status, d.attempts "
+        "FROM deliveries d JOIN articles a ON a.id = d.article_id",
+    )
+    return {
+        (int(str(chat_id)), str(url)): (str(status), int(str(attempts)))
+        for chat_id, url, status, attempts in rows
+    }
 
 
 # `tagwire run` as a child process

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from bot.settings import Settings
 from tests.support.commands import environment, run_tagwire
+from tests.support.sql import query
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "japan.jsonl"
@@ -97,11 +96,10 @@ async def updates_handled(
     await asyncio.wait_for(application.update_queue.join(), timeout)
 
 
-def pending_deliveries(database: Path) -> int:
-    """Deliveries of the bot's SQLite database still pending (held for a digest included)."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        (count,) = db.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
-    return int(count)
+def pending_deliveries(database: Path | str) -> int:
+    """Deliveries of the bot's database still pending (held for a digest included)."""
+    [(count,)] = query(database, "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+    return int(str(count))
 
 
 async def outbox_settled(

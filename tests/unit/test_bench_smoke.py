@@ -146,16 +146,29 @@ def test_fanout_benchmark_reports_the_top_tags_followers(
     assert recipients == {report["params"]["tag"]["followers"]}
 
 
-def test_latest_benchmark_answers_every_reader(cache: Path, tmp_path: Path) -> None:
+def test_latest_benchmark_answers_every_reader(
+    cache: Path, tmp_path: Path, backend_args: list[str]
+) -> None:
     stdout, report = run_bench(
         "latest",
         *TINY,
         *("--queries", "50", "--passes", "1", "--users", "5", "--rounds", "1"),
         *("--cache", str(cache)),
+        *backend_args,
         out=tmp_path,
     )
     assert_well_formed("latest", stdout, report)
-    assert len(report["details"]["bot"]) == 1
+    assert_backend(stdout, report, backend_args)
+    details = report["details"]
+    assert len(details["bot"]) == 1
+    assert len(details["peer"]) == 1
+    # One and two instances in webhook mode: PostgreSQL only (one database, several processes).
+    if backend_args:
+        assert len(details["instances"]["one"]) == 1
+        assert len(details["instances"]["two"]) == 1
+        assert details["instances"]["two"][0]["commands_per_second"] > 0
+    else:
+        assert details["instances"] == {}
 
 
 def test_request_benchmark_compares_the_send_paths(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -166,27 +167,37 @@ def test_a_digest_groups_its_stories_under_their_tags() -> None:
         numbered(2, "Moscow", ("Russia",)),
         numbered(3, "Kyoto"),
         numbered(4, "Untagged", ()),
+        numbered(5, "Untagged too", ()),
     ]
-    text, count = render_digest("4 new stories", stories, first_tag)
-    assert count == 4
+    text, count = render_digest("5 new stories", stories, first_tag)
+    assert count == 5
     assert text == (
-        "<b>4 new stories</b>\n\n"
+        "<b>5 new stories</b>\n\n"
         '<b>#Japan</b>\n• <a href="https://x.example/1">Tokyo &amp; Osaka</a>\n'
         '• <a href="https://x.example/3">Kyoto</a>\n\n'
         '<b>#Russia</b>\n• <a href="https://x.example/2">Moscow</a>\n\n'
-        '• <a href="https://x.example/4">Untagged</a>'
+        '• <a href="https://x.example/4">Untagged</a>\n'
+        '• <a href="https://x.example/5">Untagged too</a>'
     )
 
 
-def test_a_digest_takes_the_most_stories_that_fit() -> None:
-    stories = [numbered(n, f"Story {n} " + "word " * 28) for n in range(1, 80)]
+@pytest.mark.parametrize("words", range(1, 38, 3))
+def test_a_digest_takes_the_most_stories_that_fit(words: int) -> None:
+    stories = [numbered(n, f"Story {n} " + "word " * words) for n in range(1, 400)]
     text, count = render_digest("Digest", stories, first_tag)
     assert 1 < count < len(stories)
     assert utf16_len(text) <= MESSAGE_LIMIT
     assert text.count("<a href=") == count
-    following = f'• <a href="https://x.example/{count + 1}">{stories[count].title.strip()}</a>'
+    following = f'• <a href="https://x.example/{count + 1}">{stories[count].title}</a>'
     # One more story's line would not have fitted.
     assert utf16_len(text) + 1 + utf16_len(following) > MESSAGE_LIMIT
+
+
+def test_a_digest_of_which_only_the_first_story_fits_has_one() -> None:
+    heading = "h" * (MESSAGE_LIMIT - 100)
+    text, count = render_digest(heading, [numbered(1, "One"), numbered(2, "t" * 90)], first_tag)
+    assert count == 1
+    assert text.endswith('<a href="https://x.example/1">One</a>')
 
 
 def test_a_digest_of_exactly_4096_units_is_sent_whole() -> None:
@@ -230,8 +241,11 @@ def test_a_teaser_of_exactly_4096_units_is_kept_whole() -> None:
 
 def test_a_teaser_too_long_for_a_message_is_cut_and_stays_valid() -> None:
     url = "https://x.example/a"
-    message = render_teaser(article("T" * 2500, "&" * 300, url, ("Japan",)))
-    assert message.startswith("<b>" + "T" * 2500 + "</b>\n\n&amp;")
+    # Title and link fit; the teaser (300 "&", 1 500 units escaped) is cut to what is left.
+    message = render_teaser(article("T" * 2600, "&" * 300, url, ("Japan",)))
+    assert message.startswith("<b>" + "T" * 2600 + "</b>\n\n&amp;")
+    assert 0 < message.count("&amp;") < 300
+    assert utf16_len(message) > MESSAGE_LIMIT - len("&amp;") - len("…")
     assert message.endswith(f'<a href="{url}">Read more</a>\n#Japan')
     assert_valid_telegram_html(message)
     # A title too long on its own: the hashtags go first, then the end of the title.

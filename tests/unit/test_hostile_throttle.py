@@ -65,3 +65,20 @@ def test_a_tap_counts() -> None:
         Bot("1:" + "A" * 35),
     )
     assert counts_against_throttle(tap, BOT, {"follow"})
+
+
+@pytest.mark.parametrize(
+    ("caption", "chat_type", "counted"),
+    [
+        ("/import", "supergroup", True),
+        (f"/import@{BOT}", "supergroup", True),
+        ("our export", "supergroup", False),
+        ("/import", "private", True),
+    ],
+)
+def test_a_documents_caption_counts_as_its_command(
+    caption: str, chat_type: str, counted: bool
+) -> None:
+    document = {"file_id": "f", "file_unique_id": "u", "file_name": "tagwire-export.json"}
+    sent = update(None, chat_type, document=document, caption=caption)
+    assert counts_against_throttle(sent, BOT, {"import"}) is counted

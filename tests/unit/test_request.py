@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -293,8 +294,11 @@ async def test_a_reply_passes_the_rate_limiter_and_a_delivery_does_not(
         await post_message(client, {"chat_id": READER, "text": "reply"}, reply=True)
         # The reply took a send slot, and went again after Telegram's pause.
         assert budget.next_slot > 0.0
-    assert emulator.reply_texts(READER) == ["delivery", "reply"]
-    assert [call.status for call in emulator.calls_of("sendMessage")] == [200, 429, 200]
+    # A plain Bot has no rate limiter: the reply goes straight out.
+    async with telegram.Bot(TOKEN, base_url=emulator.base_url) as plain:
+        await post_message(plain, {"chat_id": READER, "text": "plain"}, reply=True)
+    assert emulator.reply_texts(READER) == ["delivery", "reply", "plain"]
+    assert [call.status for call in emulator.calls_of("sendMessage")] == [200, 429, 200, 200]
 
 
 async def test_a_revoked_token_is_an_outage_to_wait_out_not_a_chat_gone(
