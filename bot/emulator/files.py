@@ -5,9 +5,7 @@ bot/emulator/server.py)."""
 from __future__ import annotations
 
 from bot.emulator.answers import ApiError, JSONDict
-from bot.emulator.entities import utf16_length
-from bot.emulator.formatting import parse_text
-from bot.emulator.messages import MAX_CAPTION_LENGTH, MessageMethods
+from bot.emulator.messages import MessageMethods
 from bot.emulator.params import Upload
 
 # Telegram's limits: 50 MB sent by a bot, 20 MB downloaded by one.
@@ -36,15 +34,7 @@ class FileMethods(MessageMethods):
             stored = dict(self._files[document][1])
         else:
             raise ApiError(400, "Bad Request: there is no document in the request")
-        caption, entities = parse_text(
-            params.get("caption"),
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            reject_bare_ampersand=self.reject_bare_ampersand,
-            users=self._users,
-        )
-        if utf16_length(caption) > MAX_CAPTION_LENGTH:
-            raise ApiError(400, "Bad Request: message caption is too long")
+        caption, entities = self._caption(params)
         markup = self._check_markup(params)
         self._check_limits(chat)
         message = self._new_message(chat, params)

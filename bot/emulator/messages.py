@@ -155,11 +155,8 @@ class MessageMethods(FloodLimits):
         self._store_sent(chat, message)
         return message
 
-    async def _send_photo(self, params: JSONDict) -> JSONDict:
-        chat = self._chat_for(params, sending=True)
-        photo = params.get("photo")
-        if photo is None or photo == "":
-            raise ApiError(400, "Bad Request: there is no photo in the request")
+    def _caption(self, params: JSONDict) -> tuple[str, list[JSONDict]]:
+        """A media message's caption and its entities, as Telegram parses and limits them."""
         caption, entities = parse_text(
             params.get("caption"),
             params.get("parse_mode"),
@@ -169,6 +166,14 @@ class MessageMethods(FloodLimits):
         )
         if utf16_length(caption) > MAX_CAPTION_LENGTH:
             raise ApiError(400, "Bad Request: message caption is too long")
+        return caption, entities
+
+    async def _send_photo(self, params: JSONDict) -> JSONDict:
+        chat = self._chat_for(params, sending=True)
+        photo = params.get("photo")
+        if photo is None or photo == "":
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        caption, entities = self._caption(params)
         markup = self._check_markup(params)
         self._check_limits(chat)
         message = self._new_message(chat, params)
