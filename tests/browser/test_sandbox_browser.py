@@ -10,26 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from bot.sandbox import Sandbox
 from bot.sandbox.cast import ALICE, BOB, NEWSROOM
 from tests.support.harness import ROOT
 from tests.support.sandbox import running_sandbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking switches Chromium dials out at start, and this machine's
-# closed network refuses it.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 VIEWPORT = {"width": 1440, "height": 900}
 # Waits for the page to show what the bot did; generous because CI machines are slow.
@@ -37,29 +24,6 @@ TIMEOUT_MS = 10_000
 
 STORY_URL = "https://news.example.com/sandbox/tokyo-driverless-metro"
 STORY_TITLE = "Tokyo opens its first driverless metro line"
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}; the browser tests need it: "
-            "apt-get install -y chromium (.ci/run does this)",
-            pytrace=False,
-        )
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
