@@ -7,7 +7,8 @@ below it (checked by `lint-imports`, contracts in pyproject.toml):
   (this process's role among several: the leader's duties), `operators` (the feed poller, the
   admins' menu and the HTTP server in the Application's lifecycle);
 - `handlers` (Telegram commands and callbacks) beside `web` (HTTP API, OpenAPI, webhook);
-- `context` (the typed state handlers reach), then `metrics`;
+- `context` (the typed state handlers reach), then `metrics`, then `alerts` (the leader's
+  alerts to the admins);
 - `intake` (validation, ingest, feeds) beside `delivery` (outbox engine, send path, limits);
 - small services: `chats`, `following`, `leadership` (one leader per bot), `search`,
   `throttle`, `updates`;

@@ -17,6 +17,7 @@ from telegram.request import BaseRequest
 
 from bot.chats import ChatRegistry
 from bot.context import BotState, Services, TagwireApplication, TagwireContext
+from bot.delivery.edits import EditConfig, EditWorker, PtbEditor
 from bot.delivery.engine import DeliveryConfig, DeliveryEngine
 from bot.delivery.ratelimit import ReplyAccounting, SendBudget
 from bot.delivery.request import AiohttpRequest
@@ -24,7 +25,9 @@ from bot.delivery.retry import until_telegram_answers
 from bot.delivery.sender import PtbSender
 from bot.following import FollowingService
 from bot.instance import AnotherInstanceRuns, Instance, default_instance_name, lease_for
+from bot.intake.corrections import Corrections
 from bot.intake.ingest import Ingestor
+from bot.intake.release import NOTIFIED_LONGEST_SLEEP, StoryReleaser
 from bot.operators import (
     HttpService,
     OperatorStartError,
@@ -131,13 +134,44 @@ async def _post_init(application: TagwireApplication) -> None:
         clock=application.bot_data.clock,
     )
     chats.on_settings_changed = engine.forget_chat_settings
+    # Edits of delivered teasers (corrections, retractions): the leader's, beside the engine.
+    edits = EditWorker(
+        store,
+        PtbEditor(application.bot),
+        engine,
+        engine.budget,
+        EditConfig(poll_interval=settings.outbox_poll_interval),
+        clock=application.bot_data.clock,
+    )
+    engine.attach(edits)
+
+    def retracted(article_id: int) -> None:
+        engine.withdraw(article_id)
+        edits.wake()
+
+    releaser = StoryReleaser(
+        store,
+        # PostgreSQL's NOTIFY wakes it for a story scheduled by any process; SQLite's cannot.
+        longest_sleep=NOTIFIED_LONGEST_SLEEP
+        if settings.database_target.is_postgres
+        else settings.outbox_poll_interval,
+        on_queued=engine.wake,
+    )
     application.bot_data.services = Services(
         store=store,
         chats=chats,
         following=FollowingService(store),
-        ingestor=Ingestor(store, on_queued=engine.wake),
+        ingestor=Ingestor(store, on_queued=engine.wake, on_scheduled=releaser.wake),
         engine=engine,
+        releaser=releaser,
+        corrections=Corrections(
+            store,
+            on_corrected=edits.wake,
+            on_retracted=retracted,
+            clock=application.bot_data.clock,
+        ),
     )
+    application.bot_data.services.ingestor.on_corrected = edits.wake
     try:
         await application.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
         for language in LANGUAGES:
@@ -182,6 +216,8 @@ async def _post_shutdown(application: TagwireApplication) -> None:
             await application.bot_data.instance.stop()
             application.bot_data.instance = None
         await services.engine.stop()
+        if services.releaser is not None:
+            await services.releaser.stop()
         await close_operators(application)
         await services.store.close()
         application.bot_data.services = None

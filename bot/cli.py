@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from bot.intake.corrections_cli import add_corrections_parsers, run_corrections_command
 from bot.intake.feeds_cli import add_feeds_parser, run_feeds_command
+from bot.intake.stories_cli import add_stories_parsers, run_stories_command
 from bot.leadership import INSTANCES_WINDOW
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -36,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         "push",
         help="add stories from a JSON object, a JSON array or JSON Lines",
         description='Each record: {"url", "title", "teaser"?, "tags": [...], '
-        '"published_at"?, "source"?}. A URL already stored is a duplicate and notifies '
+        '"published_at"?, "publish_at"?, "source"?, "image"?} ("image": the picture\'s '
+        "http(s) URL; a publish_at ahead holds the story until then). "
+        "A URL already stored is a duplicate and notifies "
         "nobody. Exit status 1 when any record was rejected; valid records are kept.",
     )
     push.add_argument("file", nargs="?", default="-", help="a file, or - for standard input")
@@ -96,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace whatever TARGET holds (it says what)"
     )
     add_feeds_parser(commands)
+    add_stories_parsers(commands)
+    add_corrections_parsers(commands)
     return parser
 
 
@@ -113,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stats(settings)
         if args.command == "feeds":
             return run_feeds_command(settings, args)
+        if args.command in {"stories", "story"}:
+            return run_stories_command(settings, args)
+        if args.command in {"edit", "retract"}:
+            return run_corrections_command(settings, args)
         if args.command == "sandbox":
             return _sandbox(settings, args.port, args.database, args.stories)
         if args.command == "backup":
@@ -305,6 +315,10 @@ async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> 
         summary += f"; {report.recipients} deliveries queued"
     else:
         summary += "; nobody notified (--no-notify)"
+    if report.scheduled:
+        summary += f"; {report.scheduled} scheduled for later (tagwire stories --scheduled)"
+    if report.corrected:
+        summary += f"; {report.corrected} corrected (their teasers are edited by the bot)"
     print(summary)
     return EXIT_REJECTED if report.rejected else EXIT_OK
 

@@ -13,8 +13,10 @@ from bot.chats import ChatRegistry
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.ratelimit import SendBudget
 from bot.following import FollowingService
+from bot.intake.corrections import Corrections
 from bot.intake.feeds import FeedPoller
 from bot.intake.ingest import Ingestor
+from bot.intake.release import StoryReleaser
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.throttle import CommandThrottle
@@ -42,6 +44,10 @@ class Services:
     ingestor: Ingestor
     engine: DeliveryEngine
     feeds: FeedPoller | None = None
+    # Releases scheduled stories at their time (the leader's).
+    releaser: StoryReleaser | None = None
+    # Corrections and retractions (bot/intake/corrections.py).
+    corrections: Corrections | None = None
 
 
 @dataclass

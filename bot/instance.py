@@ -2,9 +2,10 @@
 
 Every instance answers the updates that reach it and serves the HTTP API. The leader (the holder
 of the database's lease, bot/leadership.py) also runs the delivery engine, the feed poller, the
-pruning of old deliveries and, in polling mode, getUpdates. Each instance records itself in the
-database at every check, so `tagwire stats` can list the instances and a new leader knows when
-the previous one last sent.
+pruning of old deliveries, the release of scheduled stories (bot/intake/release.py), the
+alerts to the admins (bot/alerts) and, in polling mode, getUpdates. Each instance records
+itself in the database at every check, so `tagwire stats` can list the instances and a new
+leader knows when the previous one last sent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.alerts import AlertMonitor
 from bot.context import TagwireApplication, TagwireContext
 from bot.leadership import Leadership, Role
 from bot.operators import schedule_feed_polls
@@ -77,6 +79,9 @@ class Instance:
         )
         # Set by serve() in polling mode: starts getUpdates (the leader alone polls).
         self.start_polling: Callable[[], Awaitable[None]] | None = None
+        # The alerts to the admins (bot/alerts), made when this instance first leads; kept
+        # across spells as a follower, with what it announced.
+        self.alerts: AlertMonitor | None = None
 
     @property
     def role(self) -> Role:
@@ -104,6 +109,8 @@ class Instance:
 
     async def stop(self) -> None:
         await self.leadership.stop()
+        if self.alerts is not None:
+            await self.alerts.stop()
 
     async def _lead(self) -> None:
         application = self._application
@@ -112,9 +119,27 @@ class Instance:
         if settle > 0:
             logger.info("waiting %.1fs after the previous leader's last send", settle)
         services.engine.start(settle=settle)
-        # Stories taken in by any instance wake this one at once (PostgreSQL's NOTIFY).
-        await services.store.watch_outbox(services.engine.wake)
+        releaser = services.releaser
+        if releaser is not None:
+            # Stories that fell due while no leader ran go out now.
+            releaser.start()
+
+        def wake() -> None:
+            services.engine.wake()
+            if releaser is not None:
+                releaser.wake()
+
+        # Stories taken in (or scheduled) by any instance wake this one at once (PostgreSQL's
+        # NOTIFY).
+        await services.store.watch_outbox(wake)
         schedule_feed_polls(application)
+        settings = application.bot_data.require_settings()
+        if settings.admin_ids:
+            if self.alerts is None:
+                self.alerts = AlertMonitor(
+                    services.store, application.bot, services.engine, settings
+                )
+            await self.alerts.start()
         if application.job_queue is not None:
             application.job_queue.run_repeating(
                 _prune_deliveries, interval=PRUNE_INTERVAL, first=60, name="prune-deliveries"
@@ -137,7 +162,12 @@ class Instance:
         if services is not None:
             with contextlib.suppress(StorageUnavailable):
                 await services.store.watch_outbox(None)
+            if services.releaser is not None:
+                await services.releaser.stop()
             await services.engine.stop()
+        if self.alerts is not None:
+            # Last: the sends stop first. It may go on watching the database (bot/alerts).
+            await self.alerts.step_down()
 
     async def _settle(self) -> float:
         store = self._application.bot_data.require().store

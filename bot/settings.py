@@ -8,7 +8,7 @@ import re
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.url import DatabaseTarget, parse_database
@@ -89,6 +89,39 @@ class Settings(BaseSettings):
     feed_timeout: float = Field(default=20.0, gt=0, le=300)
     feed_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     feed_concurrency: int = Field(default=4, ge=1, le=64)
+    # Alerts to the admins (bot/alerts): once when an incident starts, once when it is over.
+    alert_feed_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100_000,
+        description="Failed polls in a row after which the admins are told a feed is failing",
+    )
+    feed_pause_after: int = Field(
+        default=288,
+        ge=0,
+        le=1_000_000,
+        description="Failed polls in a row after which a feed is paused (not polled until "
+        "`tagwire feeds resume`); 288 is a day at the default interval; 0: never paused",
+    )
+    alert_outbox_age: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds the oldest due delivery may wait before the admins are told "
+        "the outbox is stuck or too slow",
+    )
+    alert_telegram_down: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds Telegram may be unreachable before the admins are told "
+        "(the alert itself reaches them once Telegram answers)",
+    )
+    alert_check_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds between two looks of the leader at the feeds, the outbox, "
+        "Telegram and the database for the alerts",
+    )
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
@@ -127,6 +160,17 @@ class Settings(BaseSettings):
                 # uvicorn reads 10.1.2.3/8 as no network at all: 10.0.0.0/8 is meant.
                 proxies.append(str(network) if "/" in part else part.strip())
             return tuple(proxies)
+        return value
+
+    @field_validator("feed_pause_after")
+    @classmethod
+    def _check_pause_after(cls, value: int, info: ValidationInfo) -> int:
+        alert_after = info.data.get("alert_feed_failures")
+        if value and isinstance(alert_after, int) and value < alert_after:
+            raise ValueError(
+                f"must be 0 (never pause) or at least TAGWIRE_ALERT_FEED_FAILURES "
+                f"({alert_after}): a feed is paused after the admins were told it fails"
+            )
         return value
 
     @field_validator("database", mode="before")

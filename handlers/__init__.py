@@ -24,6 +24,7 @@ from handlers import (
     buttons,
     channels,
     chats,
+    corrections,
     errors,
     export_import,
     fallback,
@@ -100,6 +101,9 @@ def register_handlers(application: TagwireApplication) -> None:
     application.add_handler(CallbackQueryHandler(search.search_page, pattern=r"^more:"))
     application.add_handler(CallbackQueryHandler(channels.channel_picked, pattern=r"^ch:"))
     application.add_handler(CallbackQueryHandler(export_import.import_button, pattern=r"^i:"))
+    application.add_handler(
+        CallbackQueryHandler(corrections.retract_button, pattern=f"^{corrections.PREFIX}")
+    )
     # A file sent with `/import` as its caption (a caption is no command to CommandHandler).
     application.add_handler(
         MessageHandler(

@@ -8,6 +8,7 @@ unknown command.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,24 +16,29 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import CommandHandler, ExtBot, filters
+from telegram.ext import CommandHandler, ExtBot, MessageHandler, filters
 
 from bot.context import TagwireApplication, TagwireContext
 from bot.intake.feeds import display_url
-from bot.intake.ingest import records_of
+from bot.intake.ingest import RawRecord
 from bot.leadership import INSTANCES_WINDOW
 from bot.tags import split_tag_list
 from bot.texts.formatting import render_teaser
 from bot.texts.plain import MESSAGE_LIMIT, utf16_len
 from bot.texts.replies import Html, plain, render
+from bot.texts.report import when as report_when
+from handlers import admin_feeds, corrections, newsroom
 from handlers.common import command_argument, language_of, reply
 
 logger = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = ("post", "stats", "feeds")
+ADMIN_COMMANDS = ("post", "stats", "feeds", "resume", "story", "retract")
 # Room left in a /feeds answer for its last line.
 _FEEDS_BUDGET = MESSAGE_LIMIT - 200
 _MAX_ERROR_SHOWN = 200
+# `/post` as the caption of a photo: the photo is the story's picture.
+POST_CAPTION = re.compile(r"^/post(?:@([A-Za-z0-9_]+))?(?=\s|$)", re.IGNORECASE)
+_WEB_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 def register(application: TagwireApplication) -> None:
@@ -41,8 +47,19 @@ def register(application: TagwireApplication) -> None:
     only_admins = (
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.User(user_id=admin_ids)
     )
-    for name, callback in (("post", post), ("stats", stats), ("feeds", feeds)):
+    for name, callback in (
+        ("post", post),
+        ("stats", stats),
+        ("feeds", feeds),
+        ("resume", admin_feeds.resume),
+        ("story", newsroom.story),
+        ("retract", corrections.retract),
+    ):
         application.add_handler(CommandHandler(name, callback, filters=only_admins))
+    # A caption is no command to CommandHandler.
+    application.add_handler(
+        MessageHandler(only_admins & filters.PHOTO & filters.CaptionRegex(POST_CAPTION), post_photo)
+    )
 
 
 async def register_admin_menu(
@@ -98,9 +115,25 @@ def parse_post(argument: str) -> dict[str, Any]:
 
     One line: `<url> <title…> #tag1 #tag2`. Several lines: the URL, the title, the teaser
     (optional, may span lines), and the tags last (`#Japan #Kuril_Islands` or
-    `Japan, Kuril Islands`).
+    `Japan, Kuril Islands`). Either way an http(s) URL right after the story's URL (on its
+    line, or alone on the next) is the story's picture.
     """
     lines = [line.strip() for line in argument.splitlines() if line.strip()]
+    image: str | None = None
+    if lines:
+        words = lines[0].split()
+        if len(words) > 1 and _WEB_URL.match(words[1]):
+            image = words.pop(1)
+            lines[0] = " ".join(words)
+        elif len(words) == 1 and len(lines) > 1 and _WEB_URL.match(lines[1]):
+            image = lines.pop(1)
+    record = _lines_record(lines)
+    if image is not None:
+        record["image"] = image
+    return record
+
+
+def _lines_record(lines: list[str]) -> dict[str, Any]:
     if len(lines) <= 1:
         return _single_line(lines[0] if lines else "")
     if len(lines) == 2:
@@ -112,12 +145,33 @@ def parse_post(argument: str) -> dict[str, Any]:
 
 
 async def post(update: Update, context: TagwireContext) -> None:
+    await _publish(update, context, command_argument(update), photo=None)
+
+
+async def post_photo(update: Update, context: TagwireContext) -> None:
+    """A photo sent with `/post …` as its caption: the story's picture is that photo, kept as
+    its file_id (the largest size), which sendPhoto takes as it is."""
+    message = update.effective_message
+    if message is None or not message.photo:
+        return
+    caption = message.caption or ""
+    match = POST_CAPTION.match(caption)
+    if match is None:
+        return
+    if match[1] and match[1].casefold() != (context.bot.username or "").casefold():
+        return
+    await _publish(update, context, caption[match.end() :].strip(), photo=message.photo[-1].file_id)
+
+
+async def _publish(
+    update: Update, context: TagwireContext, argument: str, *, photo: str | None
+) -> None:
     language = await language_of(update, context)
-    argument = command_argument(update)
     if not argument:
         await reply(update, render("admin_post_usage", language))
         return
-    report = await context.ingestor.ingest(records_of(parse_post(argument)), keep_records=True)
+    record = RawRecord("record 1", data=parse_post(argument), photo=photo)
+    report = await context.ingestor.ingest([record], keep_records=True)
     context.metrics.count_ingest("telegram", report)
     outcome = report.records[0]
     if outcome.rejection is not None:
@@ -136,6 +190,12 @@ async def post(update: Update, context: TagwireContext) -> None:
     else:
         head = render("admin_post_duplicate", language, id=result.article_id)
     article = (await context.store.get_articles([result.article_id])).get(result.article_id)
+    schedule = await context.store.get_schedule(result.article_id)
+    if schedule is not None and schedule.held:
+        # A known URL held for later: not in its tags' lists yet, so shown as it was pushed.
+        when = report_when(schedule.publish_at)
+        head = Html(head + "\n" + render("admin_post_scheduled", language, when=when))
+        article = schedule.article
     if article is None:
         await reply(update, head)
         return
@@ -214,6 +274,13 @@ async def feeds(update: Update, context: TagwireContext) -> None:
                 when=_when(feed.last_error_at, language),
                 failures=feed.failures,
                 error=feed.last_error[:_MAX_ERROR_SHOWN],
+            )
+        if feed.paused_at is not None:
+            block += "\n" + render(
+                "admin_feeds_paused",
+                language,
+                when=_when(feed.paused_at, language),
+                url=display_url(feed.url),
             )
         if used + utf16_len(block) + 2 > _FEEDS_BUDGET:
             blocks.append(render("admin_feeds_more", language, count=len(known) - number + 1))

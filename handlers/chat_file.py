@@ -5,7 +5,8 @@ topics), muted words and settings, as versioned JSON.
      "follows": [{"tag": "Japan", "only": ["earthquake"], "except": ["drill"], "topic": 7}],
      "muted": ["baseball"],
      "settings": {"language": "en", "delivery": "daily", "digest_hour": 8, "timezone": "UTC",
-                  "quiet_hours": "22:00-07:00", "link_previews": true, "combine_bursts": false}}
+                  "quiet_hours": "22:00-07:00", "link_previews": true, "combine_bursts": false,
+                  "pictures": "photo"}}
 
 Reading checks the whole file before anything is stored (`read_setup` raises FileProblem,
 naming what is wrong and where); an import then replaces everything in one transaction
@@ -27,7 +28,14 @@ from bot.tags import parse_tag
 from bot.texts.plain import clean_text
 from bot.texts.replies import LANGUAGES
 from handlers.mute import MAX_MUTED_WORDS
-from storage.models import ChatSettings, ChatSetup, DeliveryMode, Follow, ImportedFollow
+from storage.models import (
+    ChatSettings,
+    ChatSetup,
+    DeliveryMode,
+    Follow,
+    ImportedFollow,
+    PictureMode,
+)
 from storage.words import FollowWords, fold, has_word_characters
 
 FORMAT_VERSION = 1
@@ -48,6 +56,7 @@ _SETTINGS = frozenset(
         "quiet_hours",
         "link_previews",
         "combine_bursts",
+        "pictures",
     }
 )
 
@@ -93,6 +102,7 @@ def export_file(
             "quiet_hours": quiet,
             "link_previews": settings.link_previews,
             "combine_bursts": settings.combine_bursts,
+            "pictures": settings.pictures.value,
         },
     }
     return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
@@ -202,6 +212,10 @@ def _settings(value: object) -> ChatSettings:
         mode = DeliveryMode(settings.get("delivery", default.mode.value))
     except ValueError:
         raise _bad("settings.delivery", settings.get("delivery")) from None
+    try:
+        pictures = PictureMode(settings.get("pictures", default.pictures.value))
+    except ValueError:
+        raise _bad("settings.pictures", settings.get("pictures")) from None
     hour = settings.get("digest_hour", default.digest_hour)
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour < 24:
         raise _bad("settings.digest_hour", hour)
@@ -230,6 +244,7 @@ def _settings(value: object) -> ChatSettings:
         timezone=timezone,
         quiet_start=hours[0] if hours else None,
         quiet_end=hours[1] if hours else None,
+        pictures=pictures,
     )
 
 

@@ -231,6 +231,11 @@ def _settings_changes(old: ChatSettings, new: ChatSettings, language: str) -> li
         ("import_name_quiet", quiet(old), quiet(new)),
         ("import_name_previews", onoff(old.link_previews), onoff(new.link_previews)),
         ("import_name_bursts", onoff(old.combine_bursts), onoff(new.combine_bursts)),
+        (
+            "import_name_pictures",
+            plain(f"settings_pictures_{old.pictures.value}", language),
+            plain(f"settings_pictures_{new.pictures.value}", language),
+        ),
     )
     return [
         render("import_setting", language, name=plain(name, language), old=before, new=after)

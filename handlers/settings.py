@@ -37,7 +37,7 @@ from handlers.targets import (
     chat_scope,
     under_channel,
 )
-from storage.models import ChatSettings, DeliveryMode
+from storage.models import ChatSettings, DeliveryMode, PictureMode
 
 SELECTED = "✓ "
 # Characters of a bad argument an answer quotes back.
@@ -46,7 +46,8 @@ QUOTED = 60
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
 # The channel's id ends the data of a button that changes a channel's settings.
 _SETTING = re.compile(
-    r"^cfg:(mode|hour|quiet|preview|burst|lang):([a-z0-9-]{1,12})(?::(-[1-9][0-9]{0,17}))?$"
+    r"^cfg:(mode|hour|quiet|preview|burst|picture|lang):([a-z0-9-]{1,12})"
+    r"(?::(-[1-9][0-9]{0,17}))?$"
 )
 
 
@@ -82,6 +83,7 @@ def describe_settings(
         timezone=settings.timezone,
         previews=plain("settings_on" if settings.link_previews else "settings_off", language),
         bursts=plain("settings_on" if settings.combine_bursts else "settings_off", language),
+        pictures=plain(f"settings_pictures_{settings.pictures.value}", language),
         language_name=plain("language_name", chat_language),
     )
 
@@ -141,6 +143,16 @@ def describe_settings(
     rows.append(
         [
             button(
+                plain(f"settings_pictures_{mode.value}", language),
+                f"cfg:picture:{mode.value}",
+                settings.pictures is mode,
+            )
+            for mode in PictureMode
+        ]
+    )
+    rows.append(
+        [
+            button(
                 plain("language_name", code),
                 f"cfg:lang:{code}",
                 chat_language == code,
@@ -177,6 +189,11 @@ def apply_setting(settings: ChatSettings, field: str, value: str) -> ChatSetting
         return replace(settings, link_previews=value == "on")
     if field == "burst" and value in {"on", "off"}:
         return replace(settings, combine_bursts=value == "on")
+    if field == "picture":
+        try:
+            return replace(settings, pictures=PictureMode(value))
+        except ValueError:
+            return None
     if field == "lang" and value in LANGUAGES:
         return replace(settings, language=value)
     return None

@@ -12,16 +12,26 @@ from storage.models import (
     ChatPrefs,
     ChatSettings,
     ChatSetup,
+    Correction,
     DeliveryUpdate,
+    EditFigures,
+    EditJob,
+    EditResult,
     Feed,
     Follow,
     FollowResult,
+    Incident,
     IngestResult,
     InstanceSeen,
     NewArticle,
     OutboxFigures,
     PendingDelivery,
+    ReleasedStory,
+    Retraction,
+    ScheduledStory,
     Stats,
+    StoryChanges,
+    StoryReport,
     Tag,
     TagActivity,
 )
@@ -220,6 +230,92 @@ class Store(ABC):
     @abstractmethod
     async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
+    # Scheduled stories and reports (storage/sqlite_newsroom.py, storage/postgres_newsroom.py)
+
+    @abstractmethod
+    async def release_due(self, now: float, limit: int) -> list[ReleasedStory]:
+        """Release up to `limit` scheduled stories due by `now`, in one transaction: each one
+        enters its tags' lists (tag counts, /latest, searches) and, unless it was pushed
+        without notifying, is fanned out to its followers as a new story is. A story is
+        released once however many processes call this at the same time."""
+
+    @abstractmethod
+    async def next_publish_at(self) -> float | None:
+        """When the earliest held scheduled story is due, or None when none is held."""
+
+    @abstractmethod
+    async def scheduled_stories(self, limit: int) -> list[ScheduledStory]:
+        """The held scheduled stories, the soonest first."""
+
+    @abstractmethod
+    async def get_schedule(self, article_id: int) -> ScheduledStory | None:
+        """The schedule of a story (held, released or cancelled); None when it had none."""
+
+    @abstractmethod
+    async def cancel_scheduled(self, url: str, now: float) -> ScheduledStory | None:
+        """Cancel the held story with this URL for good (it never goes out; its URL stays
+        known); returns its schedule as it now is (released or already cancelled ones are
+        unchanged), or None when no scheduled story has this URL."""
+
+    @abstractmethod
+    async def article_id_for_url(self, url: str) -> int | None: ...
+
+    @abstractmethod
+    async def story_report(self, article_id: int) -> StoryReport | None:
+        """What became of the story's deliveries; None when there is no such story."""
+
+    # Corrections and retractions (storage/sqlite_corrections.py, storage/postgres_corrections.py)
+
+    @abstractmethod
+    async def correct_story(
+        self, article_id: int, changes: StoryChanges, now: float
+    ) -> Correction | None:
+        """Store the story's new version (a new revision; tags moved between their lists and
+        counts) and queue an edit of each teaser delivered or claimed for it, in one
+        transaction; a held scheduled story just changes. Unchanged fields change nothing;
+        a retracted story is not changed (`retracted`). None when there is no such story."""
+
+    @abstractmethod
+    async def retract_story(self, article_id: int, now: float) -> Retraction | None:
+        """Withdraw the story for good, in one transaction: out of its tags' lists, counts and
+        searches, its unclaimed pending deliveries cancelled (skipped, "retracted"), a held
+        schedule cancelled, and a deletion queued for each teaser delivered or claimed (a
+        claimed one waits for its send's outcome). A second retraction does nothing
+        (`already`). None when there is no such story."""
+
+    @abstractmethod
+    async def retracted_among(self, article_ids: Sequence[int]) -> set[int]:
+        """The retracted stories among `article_ids`."""
+
+    @abstractmethod
+    async def retracted_since(self, since: float) -> list[int]:
+        """Stories retracted at or after `since`, in that order."""
+
+    @abstractmethod
+    async def retracted_at(self, article_id: int) -> float | None:
+        """When the story was retracted; None while it stands (or when there is none)."""
+
+    @abstractmethod
+    async def release_edit_claims(self) -> int:
+        """Forget the claims on edits left by a process that stopped; how many."""
+
+    @abstractmethod
+    async def claim_edits(
+        self, now: float, limit: int, lease: float, exclude_chats: Sequence[int] = ()
+    ) -> list[EditJob]:
+        """Claim up to `limit` pending edits due by `now` whose delivery is no longer pending
+        (sent, or finished without a message), oldest first, leaving out `exclude_chats`."""
+
+    @abstractmethod
+    async def finish_edits(self, results: Sequence[EditResult]) -> None:
+        """Record edits' outcomes, ending their claims; an edit renewed meanwhile (a newer
+        revision) stays pending instead."""
+
+    @abstractmethod
+    async def story_edits(self, article_id: int) -> EditFigures | None:
+        """The story's corrections, retraction and edits by outcome; None when there is no
+        such story, or it was neither corrected nor retracted."""
+
     # Reader settings
 
     @abstractmethod
@@ -305,8 +401,18 @@ class Store(ABC):
         and mark the backlog as stored."""
 
     @abstractmethod
-    async def feed_failed(self, feed_id: int, error: str, now: float) -> None:
-        """A poll failed: keep the error and count it; the next poll tries again."""
+    async def feed_failed(
+        self, feed_id: int, error: str, now: float, *, pause_after: int = 0
+    ) -> bool:
+        """A poll failed: keep the error and count it; the next poll tries again. With
+        `pause_after`, the feed is paused at every `pause_after`-th failure in a row (so a
+        resumed feed that goes on failing gets a whole streak again); True when this failure
+        paused it."""
+
+    @abstractmethod
+    async def resume_feed(self, url: str) -> Feed | None:
+        """Poll a paused feed again (its failures in a row are kept); returns the feed as it
+        was before (`paused_at` says whether it was paused), None when no feed has the URL."""
 
     @abstractmethod
     async def get_meta(self, key: str) -> str | None:
@@ -316,3 +422,24 @@ class Store(ABC):
     async def put_meta_if_absent(self, key: str, value: str, now: float) -> str:
         """Store `value` unless `key` has one already; returns the value that is stored, so
         two processes racing to create it agree on one."""
+
+    # Alerts to operators (storage/sqlite_alerts.py, storage/postgres_alerts.py; bot/alerts)
+
+    @abstractmethod
+    async def oldest_due_pending(self, now: float) -> float | None:
+        """When the longest-waiting pending delivery that is due by `now` became due (held
+        for a digest or quiet hours counts from its release), or None when none is due."""
+
+    @abstractmethod
+    async def incidents(self) -> list[Incident]:
+        """The incidents announced and not yet over, oldest first."""
+
+    @abstractmethod
+    async def open_incident(self, key: str, started_at: float, detail: str, now: float) -> bool:
+        """Record incident `key` as announced at `now`; False (and nothing changed) when it
+        is recorded already, so that of two processes racing only one announces it."""
+
+    @abstractmethod
+    async def close_incident(self, key: str) -> bool:
+        """Forget incident `key`; False when it was not recorded (nobody is to say it is
+        over twice)."""

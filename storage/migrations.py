@@ -287,6 +287,100 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "0006_pictures",
+        (
+            # A story's picture: an http(s) URL, or the file_id of a photo sent with /post.
+            "ALTER TABLE articles ADD COLUMN image TEXT",
+            # How a chat wants pictures shown: 'photo', 'preview' or 'off' (PictureMode).
+            "ALTER TABLE chats ADD COLUMN pictures TEXT NOT NULL DEFAULT 'photo'",
+            # Telegram's id of the message that carried a sent delivery, for later edits.
+            "ALTER TABLE deliveries ADD COLUMN message_id INTEGER",
+        ),
+    ),
+    Migration(
+        "0007_scheduled",
+        (
+            # A scheduled story: its articles row is written when it is pushed (its URL is
+            # known from then on), but it has no article_tags rows, counts in no tag and has
+            # no deliveries until it is released; searches leave out stories with a row here
+            # that is not released. `tags` is the JSON array of [name, key] pairs as pushed.
+            # A cancelled story keeps its row (cancelled_at), so that its URL stays known and
+            # a feed listing it does not bring it back.
+            """
+            CREATE TABLE schedules (
+                article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+                publish_at REAL NOT NULL,
+                tags TEXT NOT NULL,
+                notify INTEGER NOT NULL DEFAULT 1,
+                created_at REAL NOT NULL,
+                released_at REAL,
+                cancelled_at REAL
+            )
+            """,
+            """
+            CREATE INDEX schedules_due ON schedules (publish_at, article_id)
+            WHERE released_at IS NULL AND cancelled_at IS NULL
+            """,
+        ),
+    ),
+    Migration(
+        "0008_alerts",
+        (
+            # A feed that failed TAGWIRE_FEED_PAUSE_AFTER polls in a row is paused (no longer
+            # polled) from this moment until `tagwire feeds resume` or /resume.
+            "ALTER TABLE feeds ADD COLUMN paused_at REAL",
+            # The incidents the admins were told of and not yet told are over (bot/alerts):
+            # a new leader reads them, so a failover announces nothing twice. `key` names the
+            # incident ('feed:12', 'feed-paused:12', 'outbox', 'telegram'); the database's
+            # own incident is never written here (it is about writes failing).
+            """
+            CREATE TABLE incidents (
+                key TEXT PRIMARY KEY,
+                started_at REAL NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                announced_at REAL NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        "0009_corrections",
+        (
+            # A story's version (each correction adds one) and the moment it was retracted
+            # (NULL while it stands). A retracted story leaves its tags' lists and searches.
+            "ALTER TABLE articles ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE articles ADD COLUMN retracted_at REAL",
+            "CREATE INDEX articles_retracted ON articles (retracted_at) "
+            "WHERE retracted_at IS NOT NULL",
+            # Edits of delivered teasers: an outbox of its own beside `deliveries` (whose row
+            # is one message sent once, keyed by story and chat, and read by the claims, the
+            # report and the alerts), one row per delivered teaser: a second correction
+            # renews the row (`revision`), a retraction turns it into a deletion (`action`).
+            """
+            CREATE TABLE edits (
+                id INTEGER PRIMARY KEY,
+                delivery_id INTEGER NOT NULL UNIQUE
+                    REFERENCES deliveries(id) ON DELETE CASCADE,
+                article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+                action TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                status TEXT NOT NULL DEFAULT 'pending',
+                outcome TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_at REAL NOT NULL,
+                claimed_until REAL,
+                created_at REAL NOT NULL,
+                finished_at REAL
+            )
+            """,
+            "CREATE INDEX edits_due ON edits (due_at, id) WHERE status = 'pending'",
+            "CREATE INDEX edits_by_article ON edits (article_id)",
+            # The other stories of a teaser's message (a digest's), found by its id.
+            "CREATE INDEX deliveries_by_message ON deliveries (chat_id, message_id) "
+            "WHERE message_id IS NOT NULL",
+        ),
+    ),
 )
 
 

@@ -52,13 +52,17 @@ from storage.models import (
     InstanceSeen,
     NewArticle,
     PendingDelivery,
+    PictureMode,
     Stats,
     Tag,
     TagActivity,
 )
+from storage.postgres_alerts import PostgresAlertsMixin
+from storage.postgres_corrections import PostgresCorrectionsMixin
 from storage.postgres_ingest import OUTBOX_CHANNEL, IngestBatch
 from storage.postgres_listen import OutboxWatcher
 from storage.postgres_migrations import apply_migrations
+from storage.postgres_newsroom import PostgresNewsroomMixin
 from storage.postgres_operators import PostgresOperatorsMixin
 from storage.postgres_pool import (
     POOL_MAX_SIZE,
@@ -71,6 +75,7 @@ from storage.postgres_pool import (
     unavailable,
 )
 from storage.postgres_search import RANK_WEIGHTS, to_tsquery_text
+from storage.sqlite_newsroom import UNRELEASED_LEFT_OUT
 from storage.url import redact_url
 from storage.words import FollowWords
 
@@ -87,7 +92,7 @@ _TAG_COLUMNS = "t.id, t.name, t.key, t.story_count, t.follower_count"
 _ARTICLE_COLUMNS = (
     "a.id, a.url, a.title, a.teaser, a.source, a.published_at, "
     "ARRAY(SELECT t.name FROM article_tags at2 JOIN tags t ON t.id = at2.tag_id "
-    "WHERE at2.article_id = a.id ORDER BY at2.position)"
+    "WHERE at2.article_id = a.id ORDER BY at2.position), a.image"
 )
 # SQLite compares text byte by byte (BINARY); so does the "C" collation, whatever the
 # database's own.
@@ -108,7 +113,14 @@ def _limit(value: int) -> int | None:
     return None if value < 0 else value
 
 
-class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
+class PostgresStore(
+    PostgresOperatorsMixin,
+    PostgresCorrectionsMixin,
+    PostgresNewsroomMixin,
+    PostgresAlertsMixin,
+    PostgresConnections,
+    Store,
+):
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         super().__init__(pool, dsn)
         self._watcher: OutboxWatcher | None = None
@@ -700,7 +712,8 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
                 f"""
                 SELECT {_ARTICLE_COLUMNS}
                 FROM articles a
-                WHERE a.search @@ $1::tsquery
+                WHERE a.search @@ $1::tsquery AND {UNRELEASED_LEFT_OUT}
+                    AND a.retracted_at IS NULL
                 ORDER BY ts_rank($4::real[], a.search, $1::tsquery, 1) DESC,
                     a.published_at DESC, a.id DESC
                 LIMIT $2 OFFSET $3
@@ -749,7 +762,8 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
             f"""
             SELECT id, type, language, link_previews, delivery_mode, digest_hour, timezone,
                 quiet_start, quiet_end, combine_bursts, title, username, active,
-                ARRAY(SELECT word FROM mutes m WHERE m.chat_id = chats.id ORDER BY word {_C})
+                ARRAY(SELECT word FROM mutes m WHERE m.chat_id = chats.id ORDER BY word {_C}),
+                pictures
             FROM chats WHERE id = ANY($1::bigint[])
             """,
             list(chat_ids),
@@ -767,6 +781,7 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
                     quiet_start=row[7],
                     quiet_end=row[8],
                     combine_bursts=row[9],
+                    pictures=PictureMode(row[14]),
                 ),
                 muted=tuple(row[13]),
                 title=row[10],
@@ -789,7 +804,7 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
             """
             UPDATE chats SET language = $1, link_previews = $2, delivery_mode = $3,
                 digest_hour = $4, timezone = $5, quiet_start = $6, quiet_end = $7,
-                combine_bursts = $8, updated_at = $9
+                combine_bursts = $8, updated_at = $9, pictures = $11
             WHERE id = $10
             """,
             settings.language,
@@ -802,6 +817,7 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
             bool(settings.combine_bursts),
             now,
             chat_id,
+            str(settings.pictures),
         )
         # Stories held for the old schedule are due again, to be held (or sent) anew.
         await db.execute(
@@ -931,7 +947,7 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
                 UPDATE deliveries SET status = $1, attempts = $2, due_at = $3,
                     last_error = COALESCE($4, last_error), finished_at = $5,
                     claimed_until = CASE WHEN $6 THEN NULL ELSE claimed_until END,
-                    held = held OR $7
+                    held = held OR $7, message_id = COALESCE($9, message_id)
                 WHERE id = $8 AND status = 'pending'
                 """,
                 [
@@ -944,6 +960,7 @@ class PostgresStore(PostgresOperatorsMixin, PostgresConnections, Store):
                         bool(update.release),
                         bool(update.held),
                         update.id,
+                        update.message_id,
                     )
                     for update in updates
                 ],
@@ -1042,6 +1059,7 @@ def _articles(rows: Sequence[Row]) -> list[Article]:
             source=row[4],
             published_at=datetime.fromtimestamp(row[5], UTC),
             tags=tuple(row[6]),
+            image=row[7],
         )
         for row in rows
     ]

@@ -17,6 +17,7 @@ import asyncpg  # type: ignore[import-untyped]
 from storage.models import IngestResult, IngestStatus, NewArticle
 from storage.postgres_pool import Row
 from storage.postgres_search import search_vector
+from storage.sqlite_newsroom import tags_column
 from storage.words import StoryText
 
 # Transaction advisory lock taken by every ingest (see storage/postgres_migrations.py for the
@@ -33,19 +34,28 @@ def _id_array(ids: Iterable[int]) -> str:
 
 
 # Stories, their tags and their tags' counts in one statement over arrays.
+# A scheduled story (`publish_at` set) gets its articles row and its schedules row; its tags'
+# rows and counts wait for its release (storage/postgres_newsroom.py).
 _INSERT_STORIES = """
 WITH stories AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[],
-        $6::tsvector[], $7::text[])
-        WITH ORDINALITY AS u(url, title, teaser, source, published_at, search, tag_ids, n)
+        $6::tsvector[], $7::text[], $9::text[], $10::float8[], $11::text[])
+        WITH ORDINALITY
+        AS u(url, title, teaser, source, published_at, search, tag_ids, image, publish_at,
+            held_tags, n)
 ), inserted AS (
-    INSERT INTO articles (url, title, teaser, source, published_at, created_at, search)
-    SELECT url, title, teaser, source, published_at, $8, search FROM stories ORDER BY n
+    INSERT INTO articles (url, title, teaser, source, published_at, created_at, search, image)
+    SELECT url, title, teaser, source, published_at, $8, search, image FROM stories ORDER BY n
     RETURNING id, url, published_at
+), held AS (
+    INSERT INTO schedules (article_id, publish_at, tags, notify, created_at)
+    SELECT i.id, s.publish_at, s.held_tags, $12, $8
+    FROM inserted i JOIN stories s ON s.url = i.url
+    WHERE s.publish_at IS NOT NULL
 ), linked AS (
     INSERT INTO article_tags (tag_id, published_at, article_id, position)
     SELECT t.tag_id, i.published_at, i.id, t.position - 1
-    FROM inserted i JOIN stories s ON s.url = i.url
+    FROM inserted i JOIN stories s ON s.url = i.url AND s.publish_at IS NULL
     CROSS JOIN LATERAL unnest(s.tag_ids::bigint[]) WITH ORDINALITY AS t(tag_id, position)
     RETURNING tag_id, published_at
 ), counted AS (
@@ -90,12 +100,17 @@ class IngestBatch:
         created: set[int] = set()
         recipients: Counter[int] = Counter()
         if fresh:
-            tag_ids = await self._tag_ids(db, fresh, now)
-            for row in await self._insert(db, fresh, tag_ids, now):
+            # A scheduled story waits, in no tag's list and no outbox, until it is released.
+            going = [article for article in fresh if article.publish_at is None]
+            tag_ids = await self._tag_ids(db, going, now) if going else {}
+            for row in await self._insert(db, fresh, tag_ids, now, notify=notify):
                 ids[row[1]] = row[0]
                 created.add(row[0])
-            if notify:
-                recipients = await self._fan_out(db, [(ids[a.url], a) for a in fresh], now)
+            if notify and going:
+                recipients = await self._fan_out(db, [(ids[a.url], a) for a in going], now)
+            if len(going) < len(fresh):
+                # The leader sleeps until the next scheduled story is due: wake it to look.
+                await db.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
         results = []
         seen: set[str] = set()
         for article in self.articles:
@@ -108,6 +123,11 @@ class IngestBatch:
                     article_id=article_id,
                     status=IngestStatus.CREATED if new else IngestStatus.DUPLICATE,
                     recipients=recipients.get(article_id, 0) if new else 0,
+                    publish_at=(
+                        article.publish_at.timestamp()
+                        if new and article.publish_at is not None
+                        else None
+                    ),
                 )
             )
         return results
@@ -118,6 +138,8 @@ class IngestBatch:
         fresh: Sequence[NewArticle],
         tag_ids: dict[str, int],
         now: float,
+        *,
+        notify: bool,
     ) -> list[Row]:
         chunks = [fresh[start : start + _CHUNK] for start in range(0, len(fresh), _CHUNK)]
         vectors = [search_vector(a.title, a.teaser) for a in chunks[0]]
@@ -130,10 +152,21 @@ class IngestBatch:
                 [a.source for a in chunk],
                 [a.published_at.timestamp() for a in chunk],
                 vectors,
-                [_id_array(tag_ids[key] for _, key in a.tags) for a in chunk],
+                [
+                    _id_array(tag_ids[key] for _, key in a.tags) if a.publish_at is None else "{}"
+                    for a in chunk
+                ],
             )
             statement: asyncio.Task[list[Row]] = asyncio.create_task(
-                db.fetch(_INSERT_STORIES, *arrays, now)
+                db.fetch(
+                    _INSERT_STORIES,
+                    *arrays,
+                    now,
+                    [a.image for a in chunk],
+                    [None if a.publish_at is None else a.publish_at.timestamp() for a in chunk],
+                    [None if a.publish_at is None else tags_column(a.tags) for a in chunk],
+                    notify,
+                )
             )
             try:
                 if index + 1 < len(chunks):

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.models import Feed, OutboxFigures, Tag
-from storage.sqlite_operators import MAX_ERROR_LENGTH
+from storage.sqlite_operators import MAX_ERROR_LENGTH, pauses
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 _FEED_COLUMNS = (
     "id, url, tags, etag, last_modified, primed, created_at, last_polled_at, "
-    "last_success_at, last_error, last_error_at, failures"
+    "last_success_at, last_error, last_error_at, failures, paused_at"
 )
 
 
@@ -38,6 +38,7 @@ def _feed(row: Any) -> Feed:
         last_error=row[9],
         last_error_at=row[10],
         failures=row[11],
+        paused_at=row[12],
     )
 
 
@@ -129,20 +130,44 @@ class PostgresOperatorsMixin:
 
         await self._write(body)
 
-    async def feed_failed(self, feed_id: int, error: str, now: float) -> None:
-        async def body(db: asyncpg.Connection) -> None:
+    async def feed_failed(
+        self, feed_id: int, error: str, now: float, *, pause_after: int = 0
+    ) -> bool:
+        async def body(db: asyncpg.Connection) -> bool:
+            row = await db.fetchrow(
+                "SELECT failures, paused_at FROM feeds WHERE id = $1 FOR UPDATE", feed_id
+            )
+            if row is None:
+                return False
+            paused = row[1] is None and pauses(row[0] + 1, pause_after)
             await db.execute(
                 """
                 UPDATE feeds SET last_polled_at = $1, last_error = $2, last_error_at = $1,
-                    failures = failures + 1
-                WHERE id = $3
+                    failures = failures + 1, paused_at = $3
+                WHERE id = $4
                 """,
                 now,
                 error[:MAX_ERROR_LENGTH],
+                now if paused else row[1],
                 feed_id,
             )
+            return paused
 
-        await self._write(body)
+        return await self._write(body)
+
+    async def resume_feed(self, url: str) -> Feed | None:
+        async def body(db: asyncpg.Connection) -> Any | None:
+            row = await db.fetchrow(
+                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE md5(url) = md5($1) AND url = $1 "
+                "FOR UPDATE",
+                url,
+            )
+            if row is not None:
+                await db.execute("UPDATE feeds SET paused_at = NULL WHERE id = $1", row[0])
+            return row
+
+        row = await self._write(body)
+        return None if row is None else _feed(row)
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._fetchrow("SELECT value FROM meta WHERE key = $1", key)

@@ -42,11 +42,15 @@ from storage.models import (
     InstanceSeen,
     NewArticle,
     PendingDelivery,
+    PictureMode,
     Stats,
     Tag,
     TagActivity,
 )
 from storage.private import create_private
+from storage.sqlite_alerts import SqliteAlertsMixin
+from storage.sqlite_corrections import SqliteCorrectionsMixin
+from storage.sqlite_newsroom import UNRELEASED_LEFT_OUT, SqliteNewsroomMixin, hold_stories
 from storage.sqlite_operators import SqliteOperatorsMixin
 from storage.words import FollowWords, StoryText
 
@@ -83,7 +87,8 @@ _UNUSED = (
 _ARTICLE_COLUMNS = (
     "a.id, a.url, a.title, a.teaser, a.source, a.published_at, "
     "(SELECT json_group_array(name) FROM (SELECT t.name FROM article_tags at2 "
-    "JOIN tags t ON t.id = at2.tag_id WHERE at2.article_id = a.id ORDER BY at2.position))"
+    "JOIN tags t ON t.id = at2.tag_id WHERE at2.article_id = a.id ORDER BY at2.position)), "
+    "a.image"
 )
 
 
@@ -143,7 +148,9 @@ class _SearchClock:
         return 1 if deadline is not None and time.monotonic() > deadline else 0
 
 
-class SqliteStore(SqliteOperatorsMixin, Store):
+class SqliteStore(
+    SqliteOperatorsMixin, SqliteCorrectionsMixin, SqliteNewsroomMixin, SqliteAlertsMixin, Store
+):
     def __init__(
         self,
         writer: aiosqlite.Connection,
@@ -700,24 +707,6 @@ class SqliteStore(SqliteOperatorsMixin, Store):
 
         recipients: Counter[int] = Counter()
         if fresh:
-            spellings: dict[str, str] = {}
-            for _, article in fresh:
-                for name, key in article.tags:
-                    spellings.setdefault(key, name)
-            # A tag first created by someone following it takes the spelling of its first story.
-            await db.executemany(
-                """
-                INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET name = excluded.name WHERE tags.story_count = 0
-                """,
-                [(key, name, now) for key, name in spellings.items()],
-            )
-            async with db.execute(
-                "SELECT key, id FROM tags WHERE key IN (SELECT value FROM json_each(?))",
-                (_json_list(spellings),),
-            ) as cursor:
-                tag_ids: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
-
             rows = [
                 (
                     article_id,
@@ -727,6 +716,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                     article.source,
                     _timestamp(article.published_at),
                     now,
+                    article.image,
                 )
                 for article_id, article in fresh
             ]
@@ -737,34 +727,19 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 chunk = rows[start : start + _ARTICLE_ROWS_PER_INSERT]
                 await db.execute(
                     "INSERT INTO articles (id, url, title, teaser, source, published_at, "
-                    "created_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    "created_at, image) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                     [value for row in chunk for value in row],
                 )
-            links = []
-            story_counts: Counter[int] = Counter()
-            last_story: dict[int, float] = {}
-            for article_id, article in fresh:
-                published = _timestamp(article.published_at)
-                for position, (_, key) in enumerate(article.tags):
-                    tag_id = tag_ids[key]
-                    links.append((tag_id, published, article_id, position))
-                    story_counts[tag_id] += 1
-                    last_story[tag_id] = max(last_story.get(tag_id, published), published)
-            await db.executemany(
-                "INSERT INTO article_tags (tag_id, published_at, article_id, position) "
-                "VALUES (?, ?, ?, ?)",
-                links,
-            )
-            await db.executemany(
-                """
-                UPDATE tags SET story_count = story_count + ?,
-                    last_story_at = MAX(COALESCE(last_story_at, 0), ?)
-                WHERE id = ?
-                """,
-                [(count, last_story[tag_id], tag_id) for tag_id, count in story_counts.items()],
-            )
-            if notify:
-                recipients = await SqliteStore._fan_out(db, fresh, now)
+            # A scheduled story waits, in no tag's list and no outbox, until it is released.
+            held = [(i, article) for i, article in fresh if article.publish_at is not None]
+            going = [(i, article) for i, article in fresh if article.publish_at is None]
+            if held:
+                await hold_stories(db, held, notify=notify, now=now)
+            if going:
+                await SqliteStore._link_stories(db, going, now)
+                if notify:
+                    recipients = await SqliteStore._fan_out(db, going, now)
 
         return [
             IngestResult(
@@ -772,9 +747,61 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 article_id=article_id,
                 status=status,
                 recipients=recipients.get(article_id, 0) if status is IngestStatus.CREATED else 0,
+                publish_at=(
+                    _timestamp(article.publish_at)
+                    if status is IngestStatus.CREATED and article.publish_at is not None
+                    else None
+                ),
             )
             for article, (article_id, status) in zip(articles, outcomes, strict=True)
         ]
+
+    @staticmethod
+    async def _link_stories(
+        db: aiosqlite.Connection, fresh: Sequence[tuple[int, NewArticle]], now: float
+    ) -> None:
+        """Put stored stories in their tags' lists (creating unknown tags) and count them: a
+        new story at once, a scheduled one when it is released."""
+        spellings: dict[str, str] = {}
+        for _, article in fresh:
+            for name, key in article.tags:
+                spellings.setdefault(key, name)
+        # A tag first created by someone following it takes the spelling of its first story.
+        await db.executemany(
+            """
+            INSERT INTO tags (key, name, created_at) VALUES (?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET name = excluded.name WHERE tags.story_count = 0
+            """,
+            [(key, name, now) for key, name in spellings.items()],
+        )
+        async with db.execute(
+            "SELECT key, id FROM tags WHERE key IN (SELECT value FROM json_each(?))",
+            (_json_list(spellings),),
+        ) as cursor:
+            tag_ids: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
+        links = []
+        story_counts: Counter[int] = Counter()
+        last_story: dict[int, float] = {}
+        for article_id, article in fresh:
+            published = _timestamp(article.published_at)
+            for position, (_, key) in enumerate(article.tags):
+                tag_id = tag_ids[key]
+                links.append((tag_id, published, article_id, position))
+                story_counts[tag_id] += 1
+                last_story[tag_id] = max(last_story.get(tag_id, published), published)
+        await db.executemany(
+            "INSERT INTO article_tags (tag_id, published_at, article_id, position) "
+            "VALUES (?, ?, ?, ?)",
+            links,
+        )
+        await db.executemany(
+            """
+            UPDATE tags SET story_count = story_count + ?,
+                last_story_at = MAX(COALESCE(last_story_at, 0), ?)
+            WHERE id = ?
+            """,
+            [(count, last_story[tag_id], tag_id) for tag_id, count in story_counts.items()],
+        )
 
     @staticmethod
     async def _fan_out(
@@ -849,6 +876,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 source=row[4],
                 published_at=datetime.fromtimestamp(row[5], UTC),
                 tags=tuple(json.loads(row[6])),
+                image=row[7],
             )
             for row in rows
         ]
@@ -910,7 +938,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 f"""
                 SELECT {_ARTICLE_COLUMNS}
                 FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-                WHERE articles_fts MATCH ?
+                WHERE articles_fts MATCH ? AND {UNRELEASED_LEFT_OUT} AND a.retracted_at IS NULL
                 ORDER BY bm25(articles_fts, 2.0, 1.0), a.published_at DESC, a.id DESC
                 LIMIT ? OFFSET ?
                 """,
@@ -996,7 +1024,8 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             SELECT id, type, language, link_previews, delivery_mode, digest_hour, timezone,
                 quiet_start, quiet_end, combine_bursts, title, username, active,
                 (SELECT json_group_array(word) FROM
-                    (SELECT word FROM mutes m WHERE m.chat_id = chats.id ORDER BY word))
+                    (SELECT word FROM mutes m WHERE m.chat_id = chats.id ORDER BY word)),
+                pictures
             FROM chats WHERE id IN (SELECT value FROM json_each(?))
             """,
             (_json_list(chat_ids),),
@@ -1014,6 +1043,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                     quiet_start=row[7],
                     quiet_end=row[8],
                     combine_bursts=bool(row[9]),
+                    pictures=PictureMode(row[14]),
                 ),
                 muted=tuple(json.loads(row[13])),
                 title=row[10],
@@ -1035,7 +1065,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
             """
             UPDATE chats SET language = ?, link_previews = ?, delivery_mode = ?,
                 digest_hour = ?, timezone = ?, quiet_start = ?, quiet_end = ?,
-                combine_bursts = ?, updated_at = ?
+                combine_bursts = ?, pictures = ?, updated_at = ?
             WHERE id = ?
             """,
             (
@@ -1047,6 +1077,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 settings.quiet_start,
                 settings.quiet_end,
                 settings.combine_bursts,
+                settings.pictures,
                 datetime.now(UTC).timestamp(),
                 chat_id,
             ),
@@ -1163,7 +1194,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                 UPDATE deliveries SET status = ?, attempts = ?, due_at = ?,
                     last_error = COALESCE(?, last_error),
                     finished_at = ?, claimed_until = CASE WHEN ? THEN NULL ELSE claimed_until END,
-                    held = MAX(held, ?)
+                    held = MAX(held, ?), message_id = COALESCE(?, message_id)
                 WHERE id = ? AND status = 'pending'
                 """,
                 [
@@ -1175,6 +1206,7 @@ class SqliteStore(SqliteOperatorsMixin, Store):
                         update.finished_at,
                         update.release,
                         update.held,
+                        update.message_id,
                         update.id,
                     )
                     for update in updates

@@ -35,7 +35,14 @@ def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
         last_error=row[9],
         last_error_at=row[10],
         failures=row[11],
+        paused_at=row[12],
     )
+
+
+def pauses(failures: int, pause_after: int) -> bool:
+    """Whether the `failures`-th failure in a row pauses a feed: every `pause_after`-th does
+    (0: none), so a resumed feed that goes on failing gets a whole streak again."""
+    return pause_after > 0 and failures > 0 and failures % pause_after == 0
 
 
 class SqliteOperatorsMixin:
@@ -86,7 +93,7 @@ class SqliteOperatorsMixin:
             async with db.execute(
                 """
                 SELECT id, url, tags, etag, last_modified, primed, created_at, last_polled_at,
-                    last_success_at, last_error, last_error_at, failures
+                    last_success_at, last_error, last_error_at, failures, paused_at
                 FROM feeds WHERE url = ?
                 """,
                 (url,),
@@ -99,7 +106,7 @@ class SqliteOperatorsMixin:
         rows = await self._read_all(
             """
             SELECT id, url, tags, etag, last_modified, primed, created_at, last_polled_at,
-                last_success_at, last_error, last_error_at, failures
+                last_success_at, last_error, last_error_at, failures, paused_at
             FROM feeds ORDER BY id
             """
         )
@@ -123,16 +130,42 @@ class SqliteOperatorsMixin:
                 (etag, last_modified, now, now, feed_id),
             )
 
-    async def feed_failed(self, feed_id: int, error: str, now: float) -> None:
+    async def feed_failed(
+        self, feed_id: int, error: str, now: float, *, pause_after: int = 0
+    ) -> bool:
         async with self._transaction() as db:
+            async with db.execute(
+                "SELECT failures, paused_at FROM feeds WHERE id = ?", (feed_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return False
+            paused = row[1] is None and pauses(row[0] + 1, pause_after)
             await db.execute(
                 """
                 UPDATE feeds SET last_polled_at = ?, last_error = ?, last_error_at = ?,
-                    failures = failures + 1
+                    failures = failures + 1, paused_at = ?
                 WHERE id = ?
                 """,
-                (now, error[:MAX_ERROR_LENGTH], now, feed_id),
+                (now, error[:MAX_ERROR_LENGTH], now, now if paused else row[1], feed_id),
             )
+        return paused
+
+    async def resume_feed(self, url: str) -> Feed | None:
+        async with self._transaction() as db:
+            async with db.execute(
+                """
+                SELECT id, url, tags, etag, last_modified, primed, created_at, last_polled_at,
+                    last_success_at, last_error, last_error_at, failures, paused_at
+                FROM feeds WHERE url = ?
+                """,
+                (url,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            await db.execute("UPDATE feeds SET paused_at = NULL WHERE id = ?", (row[0],))
+        return _feed(row)
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._read_one("SELECT value FROM meta WHERE key = ?", (key,))

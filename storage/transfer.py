@@ -2,10 +2,11 @@
 
 SQLite → PostgreSQL and back (or SQLite → SQLite, PostgreSQL → PostgreSQL): chats with their
 settings, tags, subscriptions, mutes, stories with their tags, pending and finished deliveries,
-feeds, meta (the webhook secret) and remembered searches. Every row keeps its id, so references
-hold; the full-text index is rebuilt on the target (SQLite's FTS5 triggers, PostgreSQL's
-`search` column worked out by storage/postgres_search.py). The bot's instances are not copied:
-they are rewritten every second by whatever runs.
+feeds, meta (the webhook secret), remembered searches, the incidents the admins were told of
+(bot/alerts) and the edits of delivered teasers (corrections, retractions). Every row keeps
+its id, so references hold; the full-text index is rebuilt on the target (SQLite's FTS5
+triggers, PostgreSQL's `search` column worked out by storage/postgres_search.py). The bot's
+instances are not copied: they are rewritten every second by whatever runs.
 
 The tables and their columns are read from both schemas at run time, so a table or column that
 a later migration adds is copied without a change here; only what cannot be copied as it is
@@ -63,10 +64,13 @@ TABLE_ORDER = (
     "mutes",
     "articles",
     "article_tags",
+    "schedules",
     "deliveries",
+    "edits",
     "feeds",
     "meta",
     "searches",
+    "incidents",
 )
 # Columns a backend works out from others: (table, column) → the columns it is made from and
 # how. Left out when reading such a column; filled in when the target has it and the source not.

@@ -22,14 +22,17 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot.delivery.ratelimit import SendBudget
 from bot.delivery.schedule import release_time
 from bot.delivery.sender import Failure, FailureKind, Sender, classify
-from bot.texts.formatting import render_digest, render_teaser
+from bot.texts.formatting import render_caption, render_digest, render_teaser
 from bot.texts.replies import DEFAULT_LANGUAGE, plain
 from storage.base import StorageUnavailable, Store
 from storage.models import (
+    SKIPPED_MUTED,
+    SKIPPED_RETRACTED,
     Article,
     ChatPrefs,
     ChatSettings,
@@ -37,6 +40,8 @@ from storage.models import (
     DeliveryStatus,
     DeliveryUpdate,
     PendingDelivery,
+    PictureMode,
+    is_web_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,21 +99,36 @@ class _Lane:
 
 @dataclass(frozen=True, slots=True)
 class _Message:
-    """What one send carries: a teaser, or a digest of several deliveries."""
+    """What one send carries: a teaser, or a digest of several deliveries. A teaser with a
+    picture is a `photo` with its `caption` (`text` stays ready in case Telegram refuses the
+    photo), or the text with the `picture` URL as a large preview above it."""
 
     deliveries: tuple[PendingDelivery, ...]
     text: str
     link_preview: bool
     thread_id: int
+    photo: str | None = None
+    caption: str = ""
+    picture: str | None = None
 
 
 @dataclass
 class DeliveryCounters:
     sent: int = 0
     failed: dict[str, int] = field(default_factory=dict)
+    # Photos Telegram refused (a picture it could not fetch): their stories went out as text.
+    pictures_refused: int = 0
 
     def count_failure(self, kind: FailureKind) -> None:
         self.failed[kind.value] = self.failed.get(kind.value, 0) + 1
+
+
+class Companion(Protocol):
+    """A worker that sends beside the engine and starts and stops with it."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def mutes(article: Article, words: Sequence[str]) -> bool:
@@ -139,6 +159,8 @@ class DeliveryEngine:
         self._budget = budget or SendBudget(config.rate_limit)
         self._clock = clock
         self.counters = DeliveryCounters()
+        # Workers that send beside the engine, started and stopped with it (bot/delivery/edits).
+        self._companions: list[Companion] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -151,6 +173,12 @@ class DeliveryEngine:
         self._claimed_ids: set[int] = set()
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._teasers: dict[tuple[int, str], str] = {}
+        self._captions: dict[tuple[int, str], str | None] = {}
+        # Stories whose picture Telegram refused in this run: the rest of their deliveries go
+        # out as text at once, rather than as a photo Telegram refuses again.
+        self._refused_pictures: OrderedDict[int, None] = OrderedDict()
+        # Retracted stories (bot/delivery/edits tells): none of their deliveries goes out.
+        self._withdrawn: OrderedDict[int, None] = OrderedDict()
         # Outcomes a stop could not write (the database was away) are kept for the next run,
         # which writes them before it claims anything: a send Telegram accepted is not repeated.
         self._results: list[DeliveryUpdate] = list(getattr(self, "_results", []))
@@ -186,6 +214,52 @@ class DeliveryEngine:
         self._settle = settle
         self._runner = asyncio.create_task(self._run(), name="tagwire-delivery")
         self._flusher = asyncio.create_task(self._flush_loop(), name="tagwire-delivery-flush")
+        for companion in self._companions:
+            companion.start()
+
+    def attach(self, companion: Companion) -> None:
+        """Start and stop `companion` with the engine (the edits of delivered teasers)."""
+        self._companions.append(companion)
+
+    def withdraw(self, article_id: int) -> None:
+        """The story was retracted: what the engine holds of it is not sent (skipped), nor
+        anything it claims later."""
+        self._withdrawn[article_id] = None
+        while len(self._withdrawn) > _ARTICLE_CACHE:
+            self._withdrawn.popitem(last=False)
+        for lane in self._lanes.values():
+            kept = [d for d in lane.queue if d.article_id != article_id]
+            if len(kept) == len(lane.queue):
+                continue
+            for delivery in lane.queue:
+                if delivery.article_id == article_id:
+                    self._finish(
+                        delivery, DeliveryStatus.SKIPPED, SKIPPED_RETRACTED, delivery.attempts
+                    )
+            self._queued -= len(lane.queue) - len(kept)
+            lane.queue = deque(kept)
+
+    def book_turn(self, chat_id: int, chat_type: str) -> float:
+        """A turn in the chat's spacing for a message sent beside the engine (an edit): the
+        monotonic time it may go, after which the chat's next send waits its interval."""
+        lane = self._lane(chat_id, ChatPrefs(chat_id, chat_type, ChatSettings()))
+        start = max(lane.ready_at, time.monotonic())
+        lane.ready_at = start + lane.interval
+        return start
+
+    @property
+    def budget(self) -> SendBudget:
+        """The overall send budget (shared with the replies and the edits)."""
+        return self._budget
+
+    @property
+    def paused_until(self) -> float:
+        """Until when (monotonic) every send waits: a bot-wide 429, or Telegram unreachable."""
+        return self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        """Telegram asked a send beside the engine to wait `seconds` (a bot-wide 429)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def stop(self) -> None:
         """Finish the requests in flight, write every outcome, give back unsent claims."""
@@ -193,6 +267,8 @@ class DeliveryEngine:
             return
         self._stopped = True
         self._stopping = True
+        for companion in self._companions:
+            await companion.stop()
         self._stop_requested.set()
         self._wake.set()
         if self._runner is not None:
@@ -220,6 +296,14 @@ class DeliveryEngine:
     def queued(self) -> int:
         """Deliveries held in memory, waiting for their chat's turn."""
         return self._queued
+
+    @property
+    def unreachable_since(self) -> float | None:
+        """Since when (Unix time) Telegram has looked unreachable to the sends: several
+        network failures in a row and no success since; None otherwise (bot/alerts)."""
+        if self._failures_in_a_row < OUTAGE_AFTER_FAILURES:
+            return None
+        return time.time() - (time.monotonic() - self._outage_began)
 
     def forget_chat_settings(self, chat_id: int) -> None:
         """A chat changed its settings: use the new ones from its next claim on."""
@@ -381,12 +465,53 @@ class DeliveryEngine:
                     taken = tuple(self._take(lane, count))
                     return _Message(taken, text, False, head.thread_id)
         (delivery,) = self._take(lane, 1)
+        article = self._articles.get(delivery.article_id)
+        if article is not None and article.image is not None:
+            return self._with_picture(delivery, article.image, settings, language)
         return _Message(
             (delivery,),
             self._teaser(delivery.article_id, language),
             settings.link_previews,
             delivery.thread_id,
         )
+
+    def _with_picture(
+        self, delivery: PendingDelivery, image: str, settings: ChatSettings, language: str
+    ) -> _Message:
+        """A teaser with its story's picture, in the form the chat chose: a photo with the
+        teaser as its caption, or the text with the picture as a large preview above it. A
+        file_id can only be a photo, and a caption that cannot hold the link and the tags
+        gives way to the preview; a chat that wants no pictures, or a picture Telegram
+        refused, gets the text teaser."""
+        text = self._teaser(delivery.article_id, language)
+        mode = settings.pictures
+        if mode is PictureMode.OFF or delivery.article_id in self._refused_pictures:
+            return _Message((delivery,), text, settings.link_previews, delivery.thread_id)
+        web = is_web_image(image)
+        if mode is PictureMode.PHOTO or not web:
+            caption = self._caption(delivery.article_id, language)
+            if caption is not None:
+                return _Message(
+                    (delivery,),
+                    text,
+                    settings.link_previews,
+                    delivery.thread_id,
+                    photo=image,
+                    caption=caption,
+                )
+        if web:
+            return _Message((delivery,), text, True, delivery.thread_id, picture=image)
+        return _Message((delivery,), text, settings.link_previews, delivery.thread_id)
+
+    def _caption(self, article_id: int, language: str) -> str | None:
+        key = (article_id, language)
+        if key not in self._captions:
+            if len(self._captions) >= _ARTICLE_CACHE:
+                self._captions.clear()
+            self._captions[key] = render_caption(
+                self._articles[article_id], read_more=plain("read_more", language)
+            )
+        return self._captions[key]
 
     def _take(self, lane: _Lane, count: int) -> list[PendingDelivery]:
         taken = [lane.queue.popleft() for _ in range(count)]
@@ -434,12 +559,16 @@ class DeliveryEngine:
     async def _send(self, lane: _Lane, message: _Message) -> None:
         try:
             try:
-                await self._sender.send_message(
-                    lane.chat_id,
-                    message.text,
-                    link_preview=message.link_preview,
-                    thread_id=message.thread_id or None,
-                )
+                if message.photo is None:
+                    message_id = await self._sender.send_message(
+                        lane.chat_id,
+                        message.text,
+                        link_preview=message.link_preview,
+                        thread_id=message.thread_id or None,
+                        picture=message.picture,
+                    )
+                else:
+                    message_id = await self._send_photo(lane, message, message.photo)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -454,7 +583,7 @@ class DeliveryEngine:
             self._outage_backoff = 0.0
             for delivery in message.deliveries:
                 self.counters.sent += 1
-                self._finish(delivery, DeliveryStatus.SENT, None)
+                self._finish(delivery, DeliveryStatus.SENT, None, message_id=message_id)
                 if self._on_sent is not None:
                     self._on_sent(delivery)
         finally:
@@ -462,6 +591,38 @@ class DeliveryEngine:
             lane.busy = False
             self._schedule(lane)
             self._wake.set()
+
+    async def _send_photo(self, lane: _Lane, message: _Message, photo: str) -> int | None:
+        """The photo; when Telegram refuses it (a URL it cannot fetch, not a picture, a file_id
+        it does not know), the text teaser at once: no message was made, so the story goes
+        out once, and is never lost to its picture. Any other error is the send's."""
+        try:
+            return await self._sender.send_photo(
+                lane.chat_id, photo, message.caption, thread_id=message.thread_id or None
+            )
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.kind is not FailureKind.REJECTED:
+                raise
+        article_id = message.deliveries[0].article_id
+        self.counters.pictures_refused += 1
+        if article_id not in self._refused_pictures:
+            logger.warning(
+                "Telegram refused the picture of story %s (%s): it goes out as text",
+                article_id,
+                failure.description,
+            )
+            self._refused_pictures[article_id] = None
+            while len(self._refused_pictures) > _ARTICLE_CACHE:
+                self._refused_pictures.popitem(last=False)
+        # The text is a second request: it takes a slot of the overall budget too.
+        self._budget.take()
+        return await self._sender.send_message(
+            lane.chat_id,
+            message.text,
+            link_preview=message.link_preview,
+            thread_id=message.thread_id or None,
+        )
 
     async def _handle_failure(self, lane: _Lane, message: _Message, failure: Failure) -> None:
         self.counters.count_failure(failure.kind)
@@ -581,6 +742,11 @@ class DeliveryEngine:
         )
 
     def _requeue_front(self, lane: _Lane, deliveries: Sequence[PendingDelivery]) -> None:
+        withdrawn = [d for d in deliveries if d.article_id in self._withdrawn]
+        for delivery in withdrawn:
+            self._finish(delivery, DeliveryStatus.SKIPPED, SKIPPED_RETRACTED)
+        if withdrawn:
+            deliveries = [d for d in deliveries if d.article_id not in self._withdrawn]
         lane.queue.extendleft(reversed(deliveries))
         self._queued += len(deliveries)
 
@@ -590,6 +756,8 @@ class DeliveryEngine:
         status: DeliveryStatus,
         error: str | None,
         attempts: int | None = None,
+        *,
+        message_id: int | None = None,
     ) -> None:
         self._claimed_ids.discard(delivery.id)
         self._results.append(
@@ -600,6 +768,7 @@ class DeliveryEngine:
                 due_at=delivery.due_at,
                 error=error,
                 finished_at=time.time(),
+                message_id=message_id,
             )
         )
         if len(self._results) >= self._config.flush_size:
@@ -685,8 +854,11 @@ class DeliveryEngine:
             if article is None:
                 self._finish(delivery, DeliveryStatus.FAILED, "the story no longer exists")
                 continue
+            if delivery.article_id in self._withdrawn:
+                self._finish(delivery, DeliveryStatus.SKIPPED, SKIPPED_RETRACTED)
+                continue
             if chat.muted and mutes(article, chat.muted):
-                self._finish(delivery, DeliveryStatus.SKIPPED, "muted word")
+                self._finish(delivery, DeliveryStatus.SKIPPED, SKIPPED_MUTED)
                 continue
             if not delivery.held:
                 release = release_time(chat.settings, moment)
@@ -726,9 +898,20 @@ class DeliveryEngine:
         return len(claimed)
 
     async def _load_articles(self, article_ids: set[int]) -> None:
-        missing = [article_id for article_id in article_ids if article_id not in self._articles]
-        if missing:
-            self._articles.update(await self._store.get_articles(missing))
+        # Read again at every claim (a few stories): a correction must reach the deliveries
+        # still pending, and a retracted story must not go out.
+        fresh = await self._store.get_articles(list(article_ids))
+        for article_id, article in fresh.items():
+            cached = self._articles.get(article_id)
+            if cached is not None and cached != article:
+                for language in {key[1] for key in self._teasers if key[0] == article_id} | {
+                    key[1] for key in self._captions if key[0] == article_id
+                }:
+                    self._teasers.pop((article_id, language), None)
+                    self._captions.pop((article_id, language), None)
+            self._articles[article_id] = article
+        for article_id in await self._store.retracted_among(list(article_ids)):
+            self._withdrawn[article_id] = None
         for article_id in article_ids:
             if article_id in self._articles:
                 self._articles.move_to_end(article_id)

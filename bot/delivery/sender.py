@@ -27,10 +27,24 @@ from telegram.warnings import PTBDeprecationWarning
 
 class Sender(Protocol):
     async def send_message(
-        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
-    ) -> None:
-        """Send HTML `text` (into forum topic `thread_id` when given); raise
-        python-telegram-bot's errors exactly as Bot.send_message does."""
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        link_preview: bool = True,
+        thread_id: int | None = None,
+        picture: str | None = None,
+    ) -> int | None:
+        """Send HTML `text` (into forum topic `thread_id` when given), with `picture` (a URL)
+        as a large link preview above it when given; return the message's id (None when
+        Telegram's answer has none). Raise python-telegram-bot's errors exactly as
+        Bot.send_message does."""
+
+    async def send_photo(
+        self, chat_id: int, photo: str, caption: str, *, thread_id: int | None = None
+    ) -> int | None:
+        """Send `photo` (a URL for Telegram to fetch, or a file_id) with the HTML `caption`;
+        return the message's id. Errors as Bot.send_photo raises them."""
 
 
 class PtbSender:
@@ -48,46 +62,76 @@ class PtbSender:
         self._paid_broadcast = paid_broadcast
 
     async def send_message(
-        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
-    ) -> None:
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        link_preview: bool = True,
+        thread_id: int | None = None,
+        picture: str | None = None,
+    ) -> int | None:
         values: dict[str, object] = {
             "chat_id": chat_id,
             "text": text,
             "parse_mode": ParseMode.HTML.value,
-            "link_preview_options": {"is_disabled": not link_preview},
+            "link_preview_options": (
+                {"is_disabled": not link_preview}
+                if picture is None
+                else {"url": picture, "prefer_large_media": True, "show_above_text": True}
+            ),
         }
         if thread_id is not None:
             values["message_thread_id"] = thread_id
         if self._paid_broadcast:
             values["allow_paid_broadcast"] = True
-        await post_message(self._bot, values)
+        return await post_message(self._bot, values)
+
+    async def send_photo(
+        self, chat_id: int, photo: str, caption: str, *, thread_id: int | None = None
+    ) -> int | None:
+        values: dict[str, object] = {
+            "chat_id": chat_id,
+            "photo": photo,
+            "caption": caption,
+            "parse_mode": ParseMode.HTML.value,
+        }
+        if thread_id is not None:
+            values["message_thread_id"] = thread_id
+        if self._paid_broadcast:
+            values["allow_paid_broadcast"] = True
+        return await post_message(self._bot, values, method="sendPhoto")
 
 
-async def post_message(bot: Bot, values: dict[str, object], *, reply: bool = False) -> None:
-    """sendMessage with exactly `values`, straight to the Bot's request: no defaults merged, no
-    Message parsed from the answer (the costly part of Bot.send_message). Errors are those of
-    Bot.send_message. A `reply` passes through the Bot's rate limiter, which counts replies
-    against the shared send budget; deliveries are counted by the engine."""
+async def post_message(
+    bot: Bot, values: dict[str, object], *, reply: bool = False, method: str = "sendMessage"
+) -> int | None:
+    """sendMessage (or another sending `method`) with exactly `values`, straight to the Bot's
+    request: no defaults merged, no Message parsed from the answer (the costly part of
+    Bot.send_message); returns the sent message's id. Errors are those of Bot.send_message.
+    A `reply` passes through the Bot's rate limiter, which counts replies against the shared
+    send budget; deliveries are counted by the engine."""
     # RequestParameter is python-telegram-bot's internal (pinned below 23); the e2e and
     # request tests catch a change in it.
     data = RequestData([RequestParameter(name, value, None) for name, value in values.items()])
-    url = f"{bot.base_url}/sendMessage"
+    url = f"{bot.base_url}/{method}"
 
     async def post() -> bool | dict[str, object] | list[dict[str, object]]:
         return await bot.request.post(url, data)
 
     limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
     if reply and limiter is not None:
-        await limiter.process_request(
+        answer = await limiter.process_request(
             callback=post,
             args=(),
             kwargs={},
-            endpoint="sendMessage",
+            endpoint=method,
             data=values,
             rate_limit_args=None,
         )
     else:
-        await post()
+        answer = await post()
+    message_id = answer.get("message_id") if isinstance(answer, dict) else None
+    return message_id if isinstance(message_id, int) else None
 
 
 class FailureKind(enum.StrEnum):

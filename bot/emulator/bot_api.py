@@ -56,6 +56,7 @@ class BotApiEmulator(HttpServer, FileMethods, UserActions, ChatMethods, ProfileM
             "senddocument": self._send_document,
             "getfile": self._get_file,
             "editmessagetext": self._edit_message_text,
+            "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "deletemessage": self._delete_message,
             "answercallbackquery": self._answer_callback_query,

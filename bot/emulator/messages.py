@@ -1,10 +1,12 @@
 """The Bot API methods about messages: sendMessage, sendPhoto, editMessageText,
-editMessageReplyMarkup, deleteMessage, answerCallbackQuery and sendChatAction, with Telegram's
-limits on texts, captions and inline keyboards."""
+editMessageCaption, editMessageReplyMarkup, deleteMessage (within 48 hours of sending),
+answerCallbackQuery and sendChatAction, with Telegram's limits on texts, captions and inline
+keyboards."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from bot.emulator.answers import ApiError, JSONDict
 from bot.emulator.entities import normalize_url, utf16_length
@@ -16,6 +18,14 @@ from bot.emulator.state import Chat
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+# What sendPhoto answers for a picture Telegram cannot use: a string that is neither a known
+# file_id nor an http(s) URL, and a URL it could not fetch.
+WRONG_PHOTO = "Bad Request: wrong file identifier/HTTP URL specified"
+UNFETCHABLE_PHOTO = "Bad Request: failed to get HTTP URL content"
+
+# Telegram lets a bot delete its messages for everyone within 48 hours of sending them.
+DELETE_WINDOW = 48 * 3600
+CANNOT_DELETE = "Bad Request: message can't be deleted for everyone"
 
 _CHAT_ACTIONS = frozenset(
     {
@@ -168,33 +178,44 @@ class MessageMethods(FloodLimits):
             raise ApiError(400, "Bad Request: message caption is too long")
         return caption, entities
 
+    def refuse_photos_from(self, host: str, description: str = UNFETCHABLE_PHOTO) -> None:
+        """sendPhoto refuses a picture URL on `host` (and its subdomains) as Telegram refuses
+        one it cannot fetch. Hosts under .invalid are always refused so."""
+        self.photo_refusals[host.lower()] = description
+
+    def _check_photo(self, photo: str) -> None:
+        """Refuse a picture as Telegram would: a file_id it never issued, a URL that is not
+        http(s), a URL on a host it cannot reach (the emulator fetches nothing)."""
+        if "://" not in photo:
+            if photo not in self._photo_ids:
+                raise ApiError(400, WRONG_PHOTO)
+            return
+        try:
+            parts = urlsplit(photo)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            raise ApiError(400, WRONG_PHOTO) from None
+        if parts.scheme.lower() not in {"http", "https"} or not host:
+            raise ApiError(400, WRONG_PHOTO)
+        for refused, description in self.photo_refusals.items():
+            if host == refused or host.endswith("." + refused):
+                raise ApiError(400, description)
+        if host == "invalid" or host.endswith(".invalid"):
+            raise ApiError(400, UNFETCHABLE_PHOTO)
+
     async def _send_photo(self, params: JSONDict) -> JSONDict:
         chat = self._chat_for(params, sending=True)
         photo = params.get("photo")
         if photo is None or photo == "":
             raise ApiError(400, "Bad Request: there is no photo in the request")
+        if isinstance(photo, str):
+            self._check_photo(photo)
         caption, entities = self._caption(params)
         markup = self._check_markup(params)
         self._check_limits(chat)
         message = self._new_message(chat, params)
         size = photo.get("file_size", 0) if isinstance(photo, dict) else 0
-        serial = f"{chat.id}_{message['message_id']}"
-        message["photo"] = [
-            {
-                "file_id": f"AgACAgEmu{serial}s",
-                "file_unique_id": f"AQEmu{serial}s",
-                "width": 90,
-                "height": 60,
-                "file_size": max(size // 20, 1),
-            },
-            {
-                "file_id": f"AgACAgEmu{serial}m",
-                "file_unique_id": f"AQEmu{serial}m",
-                "width": 1280,
-                "height": 853,
-                "file_size": max(size, 1),
-            },
-        ]
+        message["photo"] = self._photo_sizes(f"{chat.id}_{message['message_id']}", size)
         if caption:
             message["caption"] = caption
         if entities:
@@ -255,11 +276,49 @@ class MessageMethods(FloodLimits):
         self._bot_messages[chat.id][edited["message_id"]] = edited
         return edited
 
+    async def _edit_message_caption(self, params: JSONDict) -> JSONDict:
+        chat, current = self._message_to_edit(params)
+        caption, entities = self._caption(params)
+        markup = self._check_markup(params)
+        if "photo" not in current and "document" not in current:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        if (
+            current.get("caption", "") == caption
+            and current.get("caption_entities", []) == entities
+            and current.get("reply_markup") == markup
+        ):
+            raise ApiError(400, _NOT_MODIFIED)
+        edited = {
+            k: v
+            for k, v in current.items()
+            if k not in ("caption", "caption_entities", "reply_markup")
+        }
+        if caption:
+            edited["caption"] = caption
+        if entities:
+            edited["caption_entities"] = entities
+        if markup is not None:
+            edited["reply_markup"] = markup
+        edited["edit_date"] = int(time.time())
+        self._bot_messages[chat.id][edited["message_id"]] = edited
+        return edited
+
+    def age_message(self, chat_id: int, message_id: int, seconds: float) -> None:
+        """Make a message `seconds` older (its `date`), as if sent that long before: past
+        48 hours Telegram no longer lets the bot delete it for everyone."""
+        message = self._find_message(chat_id, message_id)
+        if message is None:
+            raise KeyError(f"no message {message_id} in chat {chat_id}")
+        message["date"] = int(message["date"] - seconds)
+
     async def _delete_message(self, params: JSONDict) -> bool:
         chat = self._chat_for(params, sending=True)
         message_id = req_int(
             params, "message_id", "Bad Request: message identifier is not specified"
         )
+        own = self._bot_messages.get(chat.id, {}).get(message_id)
+        if own is not None and time.time() - own["date"] > DELETE_WINDOW:
+            raise ApiError(400, CANNOT_DELETE)
         for store in (self._bot_messages, self._user_messages):
             if store.get(chat.id, {}).pop(message_id, None) is not None:
                 return True

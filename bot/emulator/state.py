@@ -155,6 +155,11 @@ class EmulatorState:
         self._callback_queries: dict[str, bool] = {}
         # Files sent by the bot or by users, by file_id: their bytes and their Document.
         self._files: dict[str, tuple[bytes, JSONDict]] = {}
+        # The file_ids of every photo size sent (by users or the bot): sendPhoto takes them.
+        self._photo_ids: set[str] = set()
+        # Hosts whose pictures Telegram could not fetch, and how sendPhoto says so (besides
+        # every host under .invalid, which never resolves).
+        self.photo_refusals: dict[str, str] = {}
         self._next_callback = 0
 
         self._pending: list[JSONDict] = []
@@ -340,6 +345,27 @@ class EmulatorState:
         }
         self._files[document["file_id"]] = (data, document)
         return dict(document)
+
+    def _photo_sizes(self, serial: str, size: int) -> list[JSONDict]:
+        """A photo as Telegram stores it, in two sizes, their file_ids usable again."""
+        sizes: list[JSONDict] = [
+            {
+                "file_id": f"AgACAgEmu{serial}s",
+                "file_unique_id": f"AQEmu{serial}s",
+                "width": 90,
+                "height": 60,
+                "file_size": max(size // 20, 1),
+            },
+            {
+                "file_id": f"AgACAgEmu{serial}m",
+                "file_unique_id": f"AQEmu{serial}m",
+                "width": 1280,
+                "height": 853,
+                "file_size": max(size, 1),
+            },
+        ]
+        self._photo_ids.update(str(item["file_id"]) for item in sizes)
+        return sizes
 
     def file_bytes(self, file_id: str) -> bytes | None:
         """The bytes of a file sent by the bot or a user, or None for an unknown file_id."""

@@ -96,6 +96,27 @@ class UserActions(UpdateMethods, ChatMethods):
                 message["caption_entities"] = entities
         return self._post_user_message(message, kind)
 
+    def send_photo(
+        self,
+        chat_id: int,
+        user_id: int,
+        *,
+        caption: str | None = None,
+        size: int = 48_000,
+        message_thread_id: int | None = None,
+    ) -> JSONDict:
+        """A user sends a photo (its sizes' file_ids usable by sendPhoto), with a caption,
+        which gets a bot_command entity when it starts with a command; returns the Update."""
+        message, kind = self._user_message(chat_id, user_id, "", message_thread_id, None)
+        del message["text"]
+        message["photo"] = self._photo_sizes(f"u{chat_id}_{message['message_id']}", size)
+        if caption:
+            message["caption"] = caption
+            entities = spans_to_entities(caption, detect_spans(caption, []))
+            if entities:
+                message["caption_entities"] = entities
+        return self._post_user_message(message, kind)
+
     def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> JSONDict:
         """A user presses an inline button with callback `data` under the bot's message."""
         user = self._ensure_user(user_id)

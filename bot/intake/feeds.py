@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import chardet
 import feedparser  # type: ignore[import-untyped]
@@ -33,7 +33,7 @@ import httpx
 
 from bot.errors import InvalidTag
 from bot.intake.ingest import Ingestor, IngestReport, RawRecord, Rejection
-from bot.intake.validation import MAX_SOURCE_LENGTH, MAX_TAGS
+from bot.intake.validation import MAX_IMAGE_LENGTH, MAX_SOURCE_LENGTH, MAX_TAGS, url_problem
 from bot.settings import Settings
 from bot.tags import parse_tag
 from bot.texts.plain import clean_text, cut_at_word, escape, strip_html
@@ -338,8 +338,9 @@ def entry_record(
 ) -> dict[str, Any]:
     """One entry as a story record: its link (the story's page rather than an enclosure), its
     title (or the start of its description), its summary as HTML for validation to strip,
-    categories after the feed's own tags, and its published (or updated) date in UTC if it is
-    a real one."""
+    categories after the feed's own tags, its published (or updated) date in UTC if it is
+    a real one, and its picture if it names one (never fetched: the story's page is not
+    read for one)."""
     record: dict[str, Any] = {"tags": _tags(feed_tags, entry.get("tags") or [])}
     link = _story_link(entry)
     if link:
@@ -359,7 +360,46 @@ def entry_record(
         record["published_at"] = published.isoformat()
     if source:
         record["source"] = source
+    image = _picture(entry, link)
+    if image is not None:
+        record["image"] = image
     return record
+
+
+def _is_image(item: Mapping[str, Any]) -> bool:
+    kind = item.get("type")
+    return item.get("medium") == "image" or (
+        isinstance(kind, str) and kind.strip().lower().startswith("image/")
+    )
+
+
+def _picture(entry: Mapping[str, Any], link: str | None) -> str | None:
+    """The entry's picture: its first image `media:content`, else an image enclosure, else its
+    `media:thumbnail` (the smallest of the three, so the last resort). A URL that could not be
+    a story's picture (relative to nothing, too long, not http) is passed over, never the
+    entry: a story is not lost to its picture."""
+    candidates: list[object] = []
+    for item in entry.get("media_content") or []:
+        if isinstance(item, Mapping) and _is_image(item):
+            candidates.append(item.get("url"))
+    for item in entry.get("links") or []:
+        if isinstance(item, Mapping) and _rel(item) == "enclosure" and _is_image(item):
+            candidates.append(item.get("href"))
+    for item in entry.get("media_thumbnail") or []:
+        if isinstance(item, Mapping):
+            candidates.append(item.get("url"))
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not candidate.strip():
+            continue
+        url = candidate.strip()
+        if link and "://" not in url:
+            try:
+                url = urljoin(link, url)
+            except ValueError:
+                continue
+        if url_problem(url, MAX_IMAGE_LENGTH) is None:
+            return url
+    return None
 
 
 def _is_html(detail: object, *, default: bool) -> bool:
@@ -501,8 +541,11 @@ class FeedPoller:
         concurrency: int = 4,
         metrics: FeedCounters | None = None,
         client: httpx.AsyncClient | None = None,
+        pause_after: int = 0,
     ) -> None:
         self._store = store
+        # Failed polls in a row that pause a feed (TAGWIRE_FEED_PAUSE_AFTER; 0: never).
+        self._pause_after = pause_after
         self._ingestor = ingestor
         self._fetcher = fetcher
         self._metrics = metrics
@@ -536,6 +579,7 @@ class FeedPoller:
             concurrency=settings.feed_concurrency,
             metrics=metrics,
             client=client,
+            pause_after=settings.feed_pause_after,
         )
 
     async def close(self) -> None:
@@ -547,10 +591,10 @@ class FeedPoller:
         return self._round.locked()
 
     async def poll_all(self) -> list[PollResult]:
-        """Poll each feed once, at most `concurrency` at a time; waits for a round already
-        under way to finish first."""
+        """Poll each feed once (a paused one is not polled), at most `concurrency` at a
+        time; waits for a round already under way to finish first."""
         async with self._round:
-            feeds = await self._store.list_feeds()
+            feeds = [feed for feed in await self._store.list_feeds() if feed.paused_at is None]
             if not feeds:
                 return []
             return list(await asyncio.gather(*(self._poll_guarded(feed) for feed in feeds)))
@@ -621,9 +665,20 @@ class FeedPoller:
         logger.warning("feed %s failed: %s", display_url(feed.url), message)
         self._count("error", reason)
         try:
-            await self._store.feed_failed(feed.id, message, time.time())
+            paused = await self._store.feed_failed(
+                feed.id, message, time.time(), pause_after=self._pause_after
+            )
         except Exception:
             logger.exception("feed %s: could not record the error", display_url(feed.url))
+        else:
+            if paused:
+                logger.warning(
+                    "feed %s paused after %d failed polls in a row: it is not polled until "
+                    "`tagwire feeds resume %s`",
+                    display_url(feed.url),
+                    feed.failures + 1,
+                    display_url(feed.url),
+                )
         return PollResult(feed.url, "error", error=message)
 
     def _count(self, outcome: str, reason: str | None = None) -> None:

@@ -1,15 +1,26 @@
-"""`tagwire feeds add|list|remove`: the feeds the running bot polls, kept in the database."""
+"""`tagwire feeds add|list|remove|resume|export|import`: the feeds the running bot polls, kept in
+the database; export and import as OPML 2.0 (bot/intake/opml.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from bot.errors import InvalidTag
+from bot.intake.opml import (
+    MAX_OPML_BYTES,
+    OpmlError,
+    OpmlFeeds,
+    plan_import,
+    read_opml,
+    unwritable_tag,
+    write_opml,
+)
 from bot.settings import Settings
 from bot.tags import parse_tag
 from storage.models import Feed
@@ -23,7 +34,7 @@ MAX_FEED_URL = 2048
 def add_feeds_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feeds = commands.add_parser(
         "feeds",
-        help="RSS/Atom feeds the bot polls (add, list, remove)",
+        help="RSS/Atom feeds the bot polls (add, list, remove, resume, export, import)",
         description="`tagwire run` polls every feed each TAGWIRE_FEED_INTERVAL seconds. A "
         "new feed's first poll stores its backlog without notifying anyone; later entries "
         "reach the followers of their tags.",
@@ -46,6 +57,24 @@ def add_feeds_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     actions.add_parser("list", help="the feeds, with their last success and last error")
     remove = actions.add_parser("remove", help="stop polling a feed (its stories stay)")
     remove.add_argument("url", help="the feed's URL, as `tagwire feeds list` shows it")
+    resume = actions.add_parser(
+        "resume",
+        help="poll a paused feed again (one paused after TAGWIRE_FEED_PAUSE_AFTER failures)",
+    )
+    resume.add_argument("url", help="the feed's URL, as `tagwire feeds list` shows it")
+    actions.add_parser(
+        "export",
+        help="write every feed as OPML 2.0 to standard output (tags as each one's category)",
+    )
+    opml_import = actions.add_parser(
+        "import",
+        help="add the feeds of an OPML file, or set their tags (a feed already there as the "
+        "file says is left alone)",
+        description="Tags come from each outline's category (comma-separated; a path such as "
+        "/News/Japan gives News and Japan). Nested outlines are read; outlines without an "
+        "xmlUrl are skipped and counted. A file with any problem imports nothing (exit 2).",
+    )
+    opml_import.add_argument("file", help="an OPML file, or - for standard input")
 
 
 def run_feeds_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,6 +84,12 @@ def run_feeds_command(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_list(settings))
     if args.feeds_command == "remove":
         return asyncio.run(_remove(settings, args.url.strip()))
+    if args.feeds_command == "resume":
+        return asyncio.run(_resume(settings, args.url.strip()))
+    if args.feeds_command == "export":
+        return asyncio.run(_export(settings))
+    if args.feeds_command == "import":
+        return _import(settings, args.file)
     raise AssertionError(f"unhandled feeds action {args.feeds_command}")
 
 
@@ -132,6 +167,10 @@ def describe_feed(feed: Feed) -> str:
         )
     elif not feed.primed:
         lines.append("  not polled yet")
+    if feed.paused_at is not None:
+        lines.append(
+            f"  paused since {_when(feed.paused_at)}: not polled; tagwire feeds resume {feed.url}"
+        )
     return "\n".join(lines)
 
 
@@ -162,4 +201,96 @@ async def _remove(settings: Settings, url: str) -> int:
         print(f"tagwire: there is no feed {url} (see tagwire feeds list)", file=sys.stderr)
         return EXIT_NOT_FOUND
     print(f"removed {url}; its stories stay")
+    return EXIT_OK
+
+
+async def _resume(settings: Settings, url: str) -> int:
+    from storage import open_store
+
+    store = await open_store(settings.database_target)
+    try:
+        feed = await store.resume_feed(url)
+    finally:
+        await store.close()
+    if feed is None:
+        print(f"tagwire: there is no feed {url} (see tagwire feeds list)", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if feed.paused_at is None:
+        print(f"{url} is not paused: the bot polls it")
+        return EXIT_OK
+    print(
+        f"resumed {url}: the running bot polls it again within {settings.feed_interval:g} s "
+        f"(paused since {_when(feed.paused_at)} after {feed.failures} failed polls in a row)"
+    )
+    return EXIT_OK
+
+
+async def _export(settings: Settings) -> int:
+    from storage import open_store
+
+    store = await open_store(settings.database_target)
+    try:
+        feeds = await store.list_feeds()
+    finally:
+        await store.close()
+    for feed in feeds:
+        for tag in feed.tags:
+            problem = unwritable_tag(tag)
+            if problem is not None:
+                print(
+                    f"tagwire: warning: {feed.url}: tag {tag!r} {problem}; it will not read back "
+                    "as one tag",
+                    file=sys.stderr,
+                )
+    document = write_opml(feeds, created=datetime.now(UTC))
+    try:
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): status 1, and Python's own flush at exit must not
+        # complain with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+def _import(settings: Settings, source: str) -> int:
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_OPML_BYTES + 1)
+        else:
+            with open(source, "rb") as file:
+                data = file.read(MAX_OPML_BYTES + 1)
+    except OSError as exc:
+        print(f"tagwire: cannot read {source}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        found = read_opml(data, check_url=check_feed_url)
+    except OpmlError as exc:
+        name = "standard input" if source == "-" else source
+        print(f"tagwire: {name}: {exc}; nothing imported", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_store_imported(settings, found))
+
+
+async def _store_imported(settings: Settings, found: OpmlFeeds) -> int:
+    from storage import open_store
+
+    store = await open_store(settings.database_target)
+    try:
+        plan = plan_import(await store.list_feeds(), found.feeds)
+        for feed in (*plan.added, *plan.updated):
+            await store.add_feed(feed.url, feed.tags, time.time())
+    finally:
+        await store.close()
+    summary = (
+        f"added {len(plan.added)}, updated {len(plan.updated)}, "
+        f"unchanged {len(plan.unchanged)}, skipped {found.skipped} without an xmlUrl"
+    )
+    if plan.added:
+        summary += (
+            f"; the running bot reads new feeds within {settings.feed_interval:g} s, storing "
+            "their backlog without notifying anyone"
+        )
+    print(summary)
     return EXIT_OK

@@ -6,11 +6,12 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from bot.errors import InvalidArticle
+from bot.intake.corrections import changes_of_push
 from bot.intake.validation import validate_article
 from storage.base import StorageUnavailable, Store
 from storage.models import IngestResult, IngestStatus, NewArticle
@@ -25,6 +26,9 @@ class RawRecord:
     position: str
     data: Any = None
     syntax_error: str | None = None
+    # The file_id of a photo sent to the bot with the record (/post): the story's picture,
+    # given by Telegram rather than by the record, so it is not checked as a URL.
+    photo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,10 @@ class IngestReport:
     created: int = 0
     duplicates: int = 0
     recipients: int = 0
+    # Of the created: held until their time (scheduled stories).
+    scheduled: int = 0
+    # Known stories pushed again with `"update": true` and changed (bot/intake/corrections.py).
+    corrected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     records: list[RecordResult] = field(default_factory=list)
     keep_records: bool = False
@@ -159,9 +167,18 @@ def records_of(document: Any) -> Iterator[RawRecord]:
 class Ingestor:
     """Validates records and stores them; each record stands alone, none is lost to a neighbour."""
 
-    def __init__(self, store: Store, on_queued: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_queued: Callable[[], None] | None = None,
+        on_scheduled: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
         self._on_queued = on_queued
+        # Told when a story was scheduled, so that whoever releases them looks again.
+        self._on_scheduled = on_scheduled
+        # Told when a push with "update": true queued edits of delivered teasers.
+        self.on_corrected: Callable[[], None] | None = None
 
     async def ingest(
         self,
@@ -176,6 +193,8 @@ class Ingestor:
         otherwise only counts and rejections, so a million-line file stays small in memory."""
         report = IngestReport(keep_records=keep_records)
         batch: list[tuple[str, NewArticle]] = []
+        # Records with "update": true, by position: a known URL among them is a correction.
+        updates: dict[str, dict[str, Any]] = {}
         for record in records:
             moment = now or datetime.now(UTC)
             if record.syntax_error is not None:
@@ -193,12 +212,24 @@ class Ingestor:
                     exc.reason,
                 )
                 continue
+            if record.photo is not None:
+                article = replace(article, image=record.photo)
+            update = record.data.get("update", False)
+            if not isinstance(update, bool):
+                reason = "must be true or false"
+                self._reject(report, record.position, article.url, "update", reason)
+                continue
+            if update:
+                updates[record.position] = record.data
             batch.append((record.position, article))
             if len(batch) >= batch_size:
-                await self._store_batch(report, batch, notify=notify, now=moment)
+                await self._store_batch(report, batch, notify=notify, now=moment, updates=updates)
                 batch = []
+                updates = {}
         if batch:
-            await self._store_batch(report, batch, notify=notify, now=now or datetime.now(UTC))
+            await self._store_batch(
+                report, batch, notify=notify, now=now or datetime.now(UTC), updates=updates
+            )
         return report
 
     @staticmethod
@@ -217,6 +248,7 @@ class Ingestor:
         *,
         notify: bool,
         now: datetime,
+        updates: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         try:
             results = await self._store.add_articles(
@@ -225,10 +257,28 @@ class Ingestor:
         except StorageUnavailable as exc:
             raise IngestStopped(report, batch[0][0], exc) from exc
         queued = 0
-        for (position, _), result in zip(batch, results, strict=True):
+        scheduled = False
+        corrected = False
+        for (position, article), result in zip(batch, results, strict=True):
+            if updates and position in updates and result.status is IngestStatus.DUPLICATE:
+                try:
+                    correction = await self._store.correct_story(
+                        result.article_id,
+                        changes_of_push(article, updates[position]),
+                        now.timestamp(),
+                    )
+                except StorageUnavailable as exc:
+                    raise IngestStopped(report, position, exc) from exc
+                if correction is not None and correction.changed:
+                    result = replace(result, status=IngestStatus.CORRECTED)
+                    report.corrected += 1
+                    corrected = corrected or correction.edits_queued > 0
             if result.status is IngestStatus.CREATED:
                 report.created += 1
-            else:
+                if result.publish_at is not None:
+                    report.scheduled += 1
+                    scheduled = True
+            elif result.status is IngestStatus.DUPLICATE:
                 report.duplicates += 1
             report.recipients += result.recipients
             queued += result.recipients
@@ -236,3 +286,7 @@ class Ingestor:
                 report.records.append(RecordResult(position, result.url, result=result))
         if queued and self._on_queued is not None:
             self._on_queued()
+        if scheduled and self._on_scheduled is not None:
+            self._on_scheduled()
+        if corrected and self.on_corrected is not None:
+            self.on_corrected()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,14 @@ MAX_TITLE_LENGTH = 300
 MAX_TEASER_LENGTH = 2000
 MAX_TAGS = 20
 MAX_SOURCE_LENGTH = 100
+# A story dated (`published_at`) up to this far ahead (seconds) goes out at once: the clocks of
+# feeds and of the machines that push are a little off. Past it, the story is scheduled: held
+# until then. A `publish_at` ahead is held whatever the distance.
+SCHEDULE_TOLERANCE = 60.0
+# A story dated further ahead than this is refused: a typo of a year, not a schedule.
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+# A picture's URL: shorter than a story's, as Telegram fetches it (and a file_id is ~100).
+MAX_IMAGE_LENGTH = 1024
 # Whitespace (`\s` is str.isspace), control characters below U+0020 and lone surrogates.
 _URL_FORBIDDEN = re.compile("[\\s\x00-\x1f\ud800-\udfff]")
 
@@ -41,7 +49,10 @@ class ArticleIn(BaseModel):
     teaser: str = ""
     tags: list[str]
     published_at: AwareDatetime | None = None
+    # When the story goes out, if not at once (and not at a future `published_at`).
+    publish_at: AwareDatetime | None = None
     source: str | None = None
+    image: str | None = None
 
     @field_validator("url", mode="before")
     @classmethod
@@ -49,20 +60,27 @@ class ArticleIn(BaseModel):
         if not isinstance(value, str):
             raise ValueError("must be a string")
         url = value.strip()
-        if not url:
-            raise ValueError("is empty")
-        if len(url) > MAX_URL_LENGTH:
-            raise ValueError(f"is longer than {MAX_URL_LENGTH} characters")
-        if _URL_FORBIDDEN.search(url):
-            raise ValueError("contains spaces or control characters")
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in {"http", "https"}:
-            raise ValueError("must start with http:// or https://")
-        if not parts.hostname:
-            raise ValueError("has no host")
+        problem = url_problem(url, MAX_URL_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
         if utf16_len(escape_attribute(url)) > MAX_ESCAPED_URL_LENGTH:
             raise ValueError("has too many characters that HTML must escape (&, <, >, quotes)")
         return url
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _check_image(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        image = value.strip()
+        if not image:
+            return None
+        problem = url_problem(image, MAX_IMAGE_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+        return image
 
     @field_validator("title", mode="before")
     @classmethod
@@ -114,6 +132,27 @@ class ArticleIn(BaseModel):
         return source or None
 
 
+def url_problem(url: str, max_length: int) -> str | None:
+    """What is wrong with `url` as a story's link or picture (None: nothing): it must be a
+    whole http(s) URL with a host, without spaces or control characters."""
+    if not url:
+        return "is empty"
+    if len(url) > max_length:
+        return f"is longer than {max_length} characters"
+    if _URL_FORBIDDEN.search(url):
+        return "contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme.lower() not in {"http", "https"}:
+        return "must start with http:// or https://"
+    if not host:
+        return "has no host"
+    return None
+
+
 def validate_article(raw: Any, *, now: datetime | None = None) -> NewArticle:
     """Turn one raw record into a NewArticle or raise InvalidArticle naming the first problem."""
     if not isinstance(raw, dict):
@@ -126,7 +165,7 @@ def validate_article(raw: Any, *, now: datetime | None = None) -> NewArticle:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "is required"
-        elif error["type"] == "timezone_aware" or field == "published_at":
+        elif error["type"] == "timezone_aware" or field in {"published_at", "publish_at"}:
             message = "must be ISO 8601 with a time zone, e.g. 2026-11-29T10:00:00+00:00"
         raise InvalidArticle(field, message) from None
 
@@ -139,7 +178,9 @@ def validate_article(raw: Any, *, now: datetime | None = None) -> NewArticle:
         if all(key != tag.key for _, key in tags):
             tags.append((tag.name, tag.key))
 
-    published = article.published_at or now or datetime.now(UTC)
+    moment = now or datetime.now(UTC)
+    hold_until = _hold_until(article.published_at, article.publish_at, moment)
+    published = article.published_at or article.publish_at or moment
     return NewArticle(
         url=article.url,
         title=article.title,
@@ -147,4 +188,23 @@ def validate_article(raw: Any, *, now: datetime | None = None) -> NewArticle:
         tags=tuple(tags),
         published_at=published.astimezone(UTC),
         source=article.source,
+        image=article.image,
+        publish_at=hold_until,
     )
+
+
+def _hold_until(
+    published_at: datetime | None, publish_at: datetime | None, now: datetime
+) -> datetime | None:
+    """When a story is to go out if not now: its `publish_at` when that is ahead (an operator's
+    instruction, kept to the second), else its `published_at` when that is more than
+    SCHEDULE_TOLERANCE ahead (a date, which a clock a little off may put ahead); None to send
+    it at once."""
+    for field, moment in (("publish_at", publish_at), ("published_at", published_at)):
+        if moment is not None and moment - now > MAX_SCHEDULE_AHEAD:
+            raise InvalidArticle(field, "is more than a year ahead; is the year right?")
+    if publish_at is not None:
+        return publish_at.astimezone(UTC) if publish_at > now else None
+    if published_at is None or (published_at - now).total_seconds() <= SCHEDULE_TOLERANCE:
+        return None
+    return published_at.astimezone(UTC)

@@ -26,7 +26,8 @@ LOG_SIZE = 500
 QUEUE_SIZE = 1000
 SUMMARY_LENGTH = 90
 
-_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto"})
+# A document (/export's file) is shown by its caption; the page cannot send one back.
+_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 _EDIT_METHODS = frozenset({"editmessagetext", "editmessagereplymarkup"})
 _COMMAND_METHODS = frozenset({"setmycommands", "deletemycommands"})
 _TEXT_METHODS = frozenset({"sendmessage", "editmessagetext"})
@@ -200,7 +201,7 @@ class Feed:
         if status != 200:
             return
         if name in _MESSAGE_METHODS and isinstance(result, dict):
-            self._show(result, "message")
+            self._show(result, "message", _picture(name, params))
         elif name in _EDIT_METHODS and isinstance(result, dict):
             self._show(result, "edit")
         elif name == "deletemessage" and chat_id is not None:
@@ -213,8 +214,8 @@ class Feed:
         elif name in _COMMAND_METHODS:
             self._publish({"type": "commands", "commands": self._commands()})
 
-    def _show(self, message: JSONDict, kind: str) -> None:
-        view = message_view(message)
+    def _show(self, message: JSONDict, kind: str, picture: str | None = None) -> None:
+        view = message_view(message, picture)
         chat_messages = self._messages.setdefault(view["chat_id"], {})
         chat_messages[view["message_id"]] = view
         while len(chat_messages) > HISTORY_PER_CHAT:
@@ -245,6 +246,9 @@ class Feed:
             return _cut(_plain(params.get("text")))
         if name == "sendphoto":
             return _cut(_plain(params.get("caption")) or "a photo")
+        if name == "senddocument":
+            document = (result or {}).get("document") or {}
+            return _cut(f"a file, {document.get('file_name') or 'unnamed'}")
         if name == "answercallbackquery":
             text = params.get("text")
             return _cut(text) if isinstance(text, str) and text else "(no text)"
@@ -282,9 +286,11 @@ class Feed:
                 subscription.end()
 
 
-def message_view(message: JSONDict) -> JSONDict:
+def message_view(message: JSONDict, picture: str | None = None) -> JSONDict:
     """A Telegram Message as the page draws it: text and entities untouched (the page renders
-    them into DOM nodes, never as HTML), the inline keyboard reduced to what a button shows."""
+    them into DOM nodes, never as HTML), the inline keyboard reduced to what a button shows,
+    and the `picture` above the text: a photo's URL, or a large link preview's (a Message
+    does not carry them; the call that sent it does)."""
     sender = message.get("from") or message.get("sender_chat") or {}
     keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     rows = [
@@ -313,7 +319,23 @@ def message_view(message: JSONDict) -> JSONDict:
         "entities": entities if isinstance(entities, list) else [],
         "keyboard": rows,
         "edited": "edit_date" in message,
+        "photo": "photo" in message,
+        "picture": picture,
     }
+
+
+def _picture(method: str, params: JSONDict) -> str | None:
+    """The picture's URL a sendPhoto or a sendMessage with a large preview above its text
+    showed: what the page draws (a photo sent by file_id has none to draw)."""
+    if method == "sendphoto":
+        url = params.get("photo")
+    else:
+        options = params.get("link_preview_options")
+        shown = isinstance(options, dict) and options.get("show_above_text") is True
+        url = options.get("url") if shown and isinstance(options, dict) else None
+    if isinstance(url, str) and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
 
 
 def _chat_id(raw: Any) -> int | None:

@@ -41,7 +41,9 @@ STRICT_GROUP_PER_MINUTE = 6
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        # Pictures of stories come from anywhere an operator points to.
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: "
+        "https:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -211,7 +213,7 @@ class _Actions:
         if ingestor is None:
             raise BadAction("the bot is still starting; try again in a moment", status=503)
         record: dict[str, Any] = {"source": "sandbox"}
-        for key in ("url", "title", "teaser", "published_at"):
+        for key in ("url", "title", "teaser", "published_at", "image"):
             value = body.get(key)
             if value is not None and value != "":
                 record[key] = value

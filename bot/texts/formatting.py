@@ -67,6 +67,35 @@ def render_teaser(article: Article, *, read_more: str = READ_MORE) -> str:
     return assemble(fit_cut(title, budget, escape) or ELLIPSIS, "", tags)
 
 
+# Telegram's limit for a photo's caption, in UTF-16 units of its text (the markup's tags and
+# the link's URL do not count).
+CAPTION_LIMIT = 1024
+
+
+def render_caption(article: Article, *, read_more: str = READ_MORE) -> str | None:
+    """The teaser as a photo's caption, its text within 1024 UTF-16 units: the teaser cut
+    shorter at a word boundary when needed, then the title; the link and every hashtag stay.
+    None when even they and a word of the title do not fit (20 long tags): such a story
+    goes out as a text teaser."""
+    tags = _hashtags(article.tags)
+    title = article.title
+    teaser = cut_at_word(article.teaser, TEASER_LENGTH)
+    # The text Telegram counts: "title\n\nteaser\n\nRead more\n#tag #tag".
+    ending = utf16_len(read_more) + (utf16_len(" ".join(tags)) + 1 if tags else 0)
+    room = CAPTION_LIMIT - ending - 2
+    if teaser and utf16_len(title) + 2 + utf16_len(teaser) > room:
+        teaser = fit_cut(teaser, room - utf16_len(title) - 2, str) or ""
+    if utf16_len(title) > room:
+        title = fit_cut(title, room, str) or ""
+    if not title:
+        return None
+    blocks = [_bold(title)]
+    if teaser:
+        blocks.append(escape(teaser))
+    blocks.append(_link(article.url, read_more) + ("\n" + " ".join(tags) if tags else ""))
+    return "\n\n".join(blocks)
+
+
 def render_article_list(
     heading: str, articles: Sequence[Article], *, more_note: str = "…and {n} more"
 ) -> str:

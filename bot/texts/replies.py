@@ -191,7 +191,9 @@ ENGLISH: Mapping[str, str] = {
         "<code>/post https://example.com/story Title of the story #Japan #Kuril_Islands</code>\n"
         "or on several: the URL, the title, a teaser (optional), the tags last:\n"
         "<code>/post https://example.com/story\nTitle of the story\nA short teaser.\n"
-        "Japan, Kuril Islands</code>"
+        "Japan, Kuril Islands</code>\n"
+        "A picture: send the command as the caption of a photo, or put the picture's URL "
+        "right after the story's URL."
     ),
     "admin_post_published": "✅ Published. Chats to notify: {count}.",
     "admin_post_duplicate": (
@@ -209,6 +211,76 @@ ENGLISH: Mapping[str, str] = {
     ),
     "role_leader": "leader",
     "role_follower": "follower",
+    "command_story": "What became of a story: /story URL",
+    "command_retract": "Withdraw a story: /retract URL",
+    "admin_story_usage": (
+        "Send a story's URL: <code>/story https://example.com/story</code>. The answer says "
+        "how many chats it was for, what became of each delivery, and how fast it went out."
+    ),
+    "admin_story_unknown": "⚠️ No story has this URL: {url}",
+    "admin_post_scheduled": (
+        "⏰ Scheduled for {when}: held until then, in no list and sent to nobody yet. "
+        "<code>/story URL</code> tells how it went once it is out."
+    ),
+    "report_heading": "Story {id}: {title}",
+    "report_url": "{url}",
+    "report_held": "Scheduled for {due}: held until then, in no list and sent to nobody yet.",
+    "report_released": "Scheduled for {due}; went out at {released}.",
+    "report_cancelled": "Cancelled at {when}; it was scheduled for {due} and never went out.",
+    "report_no_chats": (
+        "Queued for no chat: nobody followed its tags when it went out, or it was stored "
+        "without notifying."
+    ),
+    "report_counts": (
+        "For {chats} chats: {sent} sent, {pending} pending, {skipped} skipped, {failed} failed."
+    ),
+    "report_held_pending": "Waiting for quiet hours to end or for a digest: {count}.",
+    "report_skipped": (
+        "Skipped: {muted} for a muted word, {inactive} gone away (blocked the bot, left, deleted)."
+    ),
+    "report_failure": "✗ Failed {count}: {reason}",
+    "report_no_reason": "no reason given",
+    "report_sends": "First send {first}, last {last}.",
+    "report_half": "Half of its chats had it after {after}.",
+    "report_half_not_yet": "Half of its chats: not yet.",
+    "report_all": "All of its chats had it after {after}.",
+    "report_all_not_yet": "All of its chats: not yet, {pending} pending.",
+    "report_all_never": "All of its chats: no, {missed} did not get it (skipped or failed).",
+    "report_duration_seconds": "{value} s",
+    "report_duration_minutes": "{minutes} min {seconds} s",
+    "report_duration_hours": "{hours} h {minutes} min",
+    # Corrections and retractions (bot/delivery/edits.py, handlers/corrections.py)
+    "withdrawn_note": "<i>This story has been withdrawn by its publisher.</i>",
+    "report_corrections": (
+        "Corrected {corrections} time(s): edited {edited}, already up to date {unchanged}, "
+        "edits pending {pending}."
+    ),
+    "report_retracted": (
+        "Retracted at {when}: {cancelled} not sent, deleted {deleted}, replaced by the "
+        "withdrawn note {noted} (older than 48 h), pending {pending}."
+    ),
+    "report_edits_skipped": "Not edited {count}: never sent, or inside a digest.",
+    "report_edit_failure": "✗ Edit failed {count}: {reason}",
+    "admin_retract_usage": (
+        "Usage: <code>/retract URL</code> (or the story's id): withdraws a story, deleting "
+        "its teasers where Telegram still allows it."
+    ),
+    "admin_retract_confirm": (
+        "Retract <b>{title}</b>?\n{url}\n\nIt leaves /latest and /search, its pending "
+        "deliveries are cancelled and its teasers deleted (older than 48 h: replaced by a "
+        "note). This cannot be undone."
+    ),
+    "admin_retract_button": "Retract",
+    "admin_retract_cancel_button": "Cancel",
+    "admin_retract_cancelled": "Not retracted: {url}",
+    "admin_retract_done": (
+        "Retracted: {url}\n{cancelled} pending deliveries cancelled, {deletes} teasers being "
+        "deleted."
+    ),
+    "admin_retract_already": "Already retracted: {url}",
+    "admin_retract_gone": "That story no longer exists.",
+    "admin_retract_forged": "This button is not valid: nothing was retracted.",
+    "admin_retract_not_admin": "Only the bot's admins can retract stories.",
     "admin_stats_no_delay": "no delivery yet",
     "admin_feeds_none": (
         "No feeds yet. On the server: "
@@ -220,6 +292,57 @@ ENGLISH: Mapping[str, str] = {
     "admin_feeds_never": "never",
     "admin_feeds_no_tags": "only the entries' own",
     "admin_feeds_more": "…and {count} more: <code>tagwire feeds list</code> shows them all.",
+    "command_resume": "Poll a paused feed again: /resume URL",
+    "admin_feeds_paused": "⏸ Paused since {when}, not polled: <code>/resume {url}</code>",
+    "admin_resume_usage": (
+        "Send the URL of a paused feed, e.g. <code>/resume https://example.com/feed.xml</code>; "
+        "/feeds lists the feeds."
+    ),
+    "admin_resume_unknown": "⚠️ There is no feed {url}; /feeds lists the feeds.",
+    "admin_resume_not_paused": "{url} is not paused: it is polled every {interval} s.",
+    "admin_resume_done": (
+        "▶️ Resumed {url}: it is polled again within {interval} s. I will tell you when it "
+        "works again."
+    ),
+    "alert_feed_failing": (
+        "⚠️ <b>A feed keeps failing</b>\n{url}\n{count} polls in a row have failed. "
+        "The last error: {error}"
+    ),
+    "alert_feed_pause_note": "It is paused (no longer polled) after {count} in a row.",
+    "alert_feed_paused": (
+        "⏸ <b>A feed is paused</b>\n{url}\nIt failed {count} polls in a row and is no longer "
+        "polled. Resume it with <code>/resume {url}</code> or "
+        "<code>tagwire feeds resume {url}</code>."
+    ),
+    "alert_feed_over": (
+        "✅ <b>A feed works again</b>\n{url}\nIt had not worked since {since} ({duration})."
+    ),
+    "alert_outbox": (
+        "⚠️ <b>Deliveries are late</b>\nThe oldest due delivery has waited {age}; {pending} "
+        "are pending. The outbox is stuck or too slow: /stats and the bot's log say more."
+    ),
+    "alert_outbox_over": "✅ <b>Deliveries are on time again</b> (late from {since}, {duration}).",
+    "alert_telegram": (
+        "⚠️ <b>Telegram unreachable</b> since {since}, more than {threshold}: deliveries and "
+        "replies wait for it."
+    ),
+    "alert_telegram_over": (
+        "✅ <b>Telegram reachable again</b> after {duration} (unreachable from {since}); what "
+        "waited is going out."
+    ),
+    "alert_database": (
+        "🛑 <b>The database refuses writes</b>\n{reason}\nNew stories and commands that write "
+        "are refused (sending them again later is safe); deliveries go on with what the bot "
+        "holds."
+    ),
+    "alert_database_over": (
+        "✅ <b>The database takes writes again</b> (refused from {since}, {duration})."
+    ),
+    "alert_more": "…and {count} more: /feeds, /stats and the bot's log say more.",
+    "duration_seconds": "{count} s",
+    "duration_minutes": "{count} min",
+    "duration_hours": "{hours} h {minutes} min",
+    "duration_days": "{days} d {hours} h",
     "command_search": "Search stories: /search Kuril",
     "command_settings": "Delivery, quiet hours, previews, language",
     "command_mute": "Skip stories with a word: /mute Trump",
@@ -271,6 +394,7 @@ ENGLISH: Mapping[str, str] = {
     "import_name_quiet": "quiet hours",
     "import_name_previews": "link previews",
     "import_name_bursts": "bursts in one message",
+    "import_name_pictures": "pictures",
     "import_language_auto": "each reader's own",
     "import_nothing": "This file matches what is set here already: nothing to change.",
     "import_confirm": "✅ Import",
@@ -335,6 +459,7 @@ ENGLISH: Mapping[str, str] = {
         "Time zone: {timezone}\n"
         "Link previews: {previews}\n"
         "Several stories at once in one message: {bursts}\n"
+        "Pictures: {pictures}\n"
         "Language: {language_name}\n\n"
         "Time zone: <code>/timezone Europe/Moscow</code>; other quiet hours: "
         "<code>/quiet 22:30-06:30</code>."
@@ -350,6 +475,9 @@ ENGLISH: Mapping[str, str] = {
     "settings_previews_off": "Link previews: off",
     "settings_bursts_on": "Bursts in one message: on",
     "settings_bursts_off": "Bursts in one message: off",
+    "settings_pictures_photo": "Photo",
+    "settings_pictures_preview": "Above the text",
+    "settings_pictures_off": "No pictures",
     "settings_saved": "Saved",
     "language_name": "English",
     "timezone_usage": (

@@ -208,6 +208,7 @@ RUSSIAN: Mapping[str, str] = {
     "import_name_quiet": "тихие часы",
     "import_name_previews": "превью ссылок",
     "import_name_bursts": "пачки одним сообщением",
+    "import_name_pictures": "картинки",
     "import_language_auto": "язык каждого читателя",
     "import_nothing": "Этот файл совпадает с тем, что уже настроено здесь: менять нечего.",
     "import_confirm": "✅ Импортировать",
@@ -272,6 +273,7 @@ RUSSIAN: Mapping[str, str] = {
         "Часовой пояс: {timezone}\n"
         "Превью ссылок: {previews}\n"
         "Несколько новостей сразу — одним сообщением: {bursts}\n"
+        "Картинки: {pictures}\n"
         "Язык: {language_name}\n\n"
         "Часовой пояс: <code>/timezone Europe/Moscow</code>; другие тихие часы: "
         "<code>/quiet 22:30-06:30</code>."
@@ -287,6 +289,9 @@ RUSSIAN: Mapping[str, str] = {
     "settings_previews_off": "Превью ссылок: выкл.",
     "settings_bursts_on": "Пачкой: вкл.",
     "settings_bursts_off": "Пачкой: выкл.",
+    "settings_pictures_photo": "Фото",
+    "settings_pictures_preview": "Над текстом",
+    "settings_pictures_off": "Без картинок",
     "settings_saved": "Сохранено",
     "language_name": "Русский",
     "timezone_usage": (
@@ -341,7 +346,9 @@ RUSSIAN: Mapping[str, str] = {
         "<code>/post https://example.com/story Заголовок новости #Japan #Kuril_Islands</code>\n"
         "или несколькими: URL, заголовок, анонс (необязательно), теги последней строкой:\n"
         "<code>/post https://example.com/story\nЗаголовок новости\nКороткий анонс.\n"
-        "Japan, Kuril Islands</code>"
+        "Japan, Kuril Islands</code>\n"
+        "Картинка: отправьте команду подписью к фото или укажите URL картинки сразу после URL "
+        "новости."
     ),
     "admin_post_published": "✅ Опубликовано. Чатов к оповещению: {count}.",
     "admin_post_duplicate": (
@@ -359,6 +366,78 @@ RUSSIAN: Mapping[str, str] = {
     ),
     "role_leader": "ведущий",
     "role_follower": "ведомый",
+    "command_story": "Что стало с новостью: /story URL",
+    "command_retract": "Отозвать новость: /retract URL",
+    "admin_story_usage": (
+        "Пришлите URL новости: <code>/story https://example.com/story</code>. В ответе — "
+        "для скольких чатов она была, что стало с каждой доставкой и как быстро она разошлась."
+    ),
+    "admin_story_unknown": "⚠️ Новости с таким URL нет: {url}",
+    "admin_post_scheduled": (
+        "⏰ Запланировано на {when}: до тех пор новость ждёт, её нет ни в одном списке, "
+        "и никто её не получил. <code>/story URL</code> расскажет, как она разошлась."
+    ),
+    "report_heading": "Новость {id}: {title}",
+    "report_url": "{url}",
+    "report_held": (
+        "Запланирована на {due}: до тех пор ждёт, её нет ни в одном списке, и никто её не получил."
+    ),
+    "report_released": "Запланирована на {due}; вышла в {released}.",
+    "report_cancelled": "Отменена в {when}; была запланирована на {due} и так и не вышла.",
+    "report_no_chats": (
+        "Не поставлена ни в один чат: когда она вышла, на её теги никто не был подписан, "
+        "или она сохранена без оповещения."
+    ),
+    "report_counts": (
+        "Чатов: {chats}. Отправлено {sent}, в очереди {pending}, пропущено {skipped}, "
+        "с ошибкой {failed}."
+    ),
+    "report_held_pending": "Ждут конца тихих часов или дайджеста: {count}.",
+    "report_skipped": (
+        "Пропущено: {muted} из-за скрытого слова, {inactive} — чат ушёл (бот заблокирован, "
+        "удалён из чата, чат удалён)."
+    ),
+    "report_failure": "✗ Ошибка ({count}): {reason}",
+    "report_no_reason": "причина не указана",
+    "report_sends": "Первая отправка {first}, последняя {last}.",
+    "report_half": "Половина чатов получила её через {after}.",
+    "report_half_not_yet": "Половина чатов: ещё нет.",
+    "report_all": "Все чаты получили её через {after}.",
+    "report_all_not_yet": "Все чаты: ещё нет, в очереди {pending}.",
+    "report_all_never": "Все чаты: нет, {missed} не получили её (пропущены или ошибка).",
+    "report_duration_seconds": "{value} с",
+    "report_duration_minutes": "{minutes} мин {seconds} с",
+    "report_duration_hours": "{hours} ч {minutes} мин",
+    "withdrawn_note": "<i>Эта новость отозвана издателем.</i>",
+    "report_corrections": (
+        "Исправлена {corrections} раз(а): изменено {edited}, уже актуальны {unchanged}, "
+        "ждут правки {pending}."
+    ),
+    "report_retracted": (
+        "Отозвана {when}: не отправлено {cancelled}, удалено {deleted}, заменено пометкой об "
+        "отзыве {noted} (старше 48 ч), ждут {pending}."
+    ),
+    "report_edits_skipped": "Не изменено {count}: не было отправлено или входит в дайджест.",
+    "report_edit_failure": "✗ Правка не удалась {count}: {reason}",
+    "admin_retract_usage": (
+        "Использование: <code>/retract URL</code> (или номер новости): отзывает новость и "
+        "удаляет её анонсы, пока Telegram это позволяет."
+    ),
+    "admin_retract_confirm": (
+        "Отозвать <b>{title}</b>?\n{url}\n\nОна исчезнет из /latest и /search, неотправленные "
+        "доставки отменятся, анонсы будут удалены (старше 48 ч — заменены пометкой). Это "
+        "нельзя отменить."
+    ),
+    "admin_retract_button": "Отозвать",
+    "admin_retract_cancel_button": "Отмена",
+    "admin_retract_cancelled": "Не отозвана: {url}",
+    "admin_retract_done": (
+        "Отозвана: {url}\nОтменено доставок: {cancelled}, удаляется анонсов: {deletes}."
+    ),
+    "admin_retract_already": "Уже отозвана: {url}",
+    "admin_retract_gone": "Этой новости больше нет.",
+    "admin_retract_forged": "Эта кнопка недействительна: ничего не отозвано.",
+    "admin_retract_not_admin": "Отзывать новости могут только администраторы бота.",
     "admin_stats_no_delay": "доставок ещё не было",
     "admin_feeds_none": (
         "Лент пока нет. На сервере: "
@@ -370,4 +449,55 @@ RUSSIAN: Mapping[str, str] = {
     "admin_feeds_never": "никогда",
     "admin_feeds_no_tags": "только собственные теги записей",
     "admin_feeds_more": "…и ещё {count}: полный список — <code>tagwire feeds list</code>.",
+    "command_resume": "Снова опрашивать приостановленную ленту: /resume URL",
+    "admin_feeds_paused": "⏸ Приостановлена с {when}, не опрашивается: <code>/resume {url}</code>",
+    "admin_resume_usage": (
+        "Пришлите URL приостановленной ленты, например "
+        "<code>/resume https://example.com/feed.xml</code>; список лент — /feeds."
+    ),
+    "admin_resume_unknown": "⚠️ Ленты {url} нет; список лент — /feeds.",
+    "admin_resume_not_paused": "{url} не приостановлена: её опрашивают каждые {interval} с.",
+    "admin_resume_done": (
+        "▶️ Лента {url} снова в работе: её опросят в течение {interval} с. Я сообщу, когда "
+        "она заработает."
+    ),
+    "alert_feed_failing": (
+        "⚠️ <b>Лента не читается</b>\n{url}\nНеудачных опросов подряд: {count}. "
+        "Последняя ошибка: {error}"
+    ),
+    "alert_feed_pause_note": "После {count} неудач подряд она будет приостановлена.",
+    "alert_feed_paused": (
+        "⏸ <b>Лента приостановлена</b>\n{url}\nНеудачных опросов подряд: {count}; больше её "
+        "не опрашивают. Возобновить: <code>/resume {url}</code> или "
+        "<code>tagwire feeds resume {url}</code>."
+    ),
+    "alert_feed_over": (
+        "✅ <b>Лента снова читается</b>\n{url}\nНе читалась с {since} ({duration})."
+    ),
+    "alert_outbox": (
+        "⚠️ <b>Доставки опаздывают</b>\nСамая давняя доставка ждёт уже {age}; в очереди: "
+        "{pending}. Очередь застряла или идёт слишком медленно: подробности в /stats и в "
+        "журнале бота."
+    ),
+    "alert_outbox_over": "✅ <b>Доставки снова вовремя</b> (опаздывали с {since}, {duration}).",
+    "alert_telegram": (
+        "⚠️ <b>Telegram недоступен</b> с {since}, дольше {threshold}: доставки и ответы ждут."
+    ),
+    "alert_telegram_over": (
+        "✅ <b>Telegram снова доступен</b> спустя {duration} (недоступен с {since}); всё, что "
+        "ждало, уходит."
+    ),
+    "alert_database": (
+        "🛑 <b>База данных не принимает записи</b>\n{reason}\nНовые истории и команды, которые "
+        "пишут в базу, отклоняются (повторить позже безопасно); доставки продолжаются из того, "
+        "что бот уже держит."
+    ),
+    "alert_database_over": (
+        "✅ <b>База данных снова принимает записи</b> (не принимала с {since}, {duration})."
+    ),
+    "alert_more": "…и ещё {count}: подробности в /feeds, /stats и в журнале бота.",
+    "duration_seconds": "{count} с",
+    "duration_minutes": "{count} мин",
+    "duration_hours": "{hours} ч {minutes} мин",
+    "duration_days": "{days} д {hours} ч",
 }

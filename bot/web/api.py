@@ -12,6 +12,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,12 +23,13 @@ from starlette.routing import Route
 from telegram import Update
 
 from bot.context import Services, TagwireApplication
-from bot.errors import InvalidTag, UnknownTag
+from bot.errors import InvalidArticle, InvalidTag, UnknownTag
+from bot.intake.corrections import Corrections, parse_changes
 from bot.intake.ingest import RecordResult, parse_json, records_of
 from bot.web.openapi import openapi_document
 from bot.web.webhook import SECRET_HEADER, WebhookConfig
 from storage.base import StorageUnavailable
-from storage.models import Article, OutboxFigures, Tag
+from storage.models import Article, EditFigures, OutboxFigures, StoryReport, Tag
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +129,7 @@ def _article_json(article: Article) -> dict[str, Any]:
         "tags": list(article.tags),
         "source": article.source,
         "published_at": article.published_at.isoformat(),
+        "image": article.image,
     }
 
 
@@ -146,12 +149,66 @@ def _result_json(index: int, record: RecordResult) -> dict[str, Any]:
             "reason": record.rejection.reason,
         }
     assert record.result is not None
-    return {
+    answer: dict[str, Any] = {
         "index": index,
         "status": record.result.status.value,
         "id": record.result.article_id,
         "url": record.result.url,
         "deliveries_queued": record.result.recipients,
+    }
+    if record.result.publish_at is not None:
+        answer["publish_at"] = _moment(record.result.publish_at)
+    return answer
+
+
+def _moment(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _report_json(report: StoryReport) -> dict[str, Any]:
+    schedule = report.schedule
+    scheduled = None
+    if schedule is not None:
+        state = "held" if schedule.held else "cancelled" if schedule.cancelled_at else "released"
+        scheduled = {
+            "state": state,
+            "publish_at": _moment(schedule.publish_at),
+            "released_at": _moment(schedule.released_at),
+            "cancelled_at": _moment(schedule.cancelled_at),
+        }
+    return {
+        "story": _article_json(report.article),
+        "scheduled": scheduled,
+        "chats": report.chats,
+        "sent": report.sent,
+        "pending": report.pending,
+        "held": report.held,
+        "skipped": {"muted": report.skipped_muted, "inactive": report.skipped_inactive},
+        "failed": report.failed,
+        "failures": [{"reason": reason, "count": count} for reason, count in report.failures],
+        "queued_at": _moment(report.queued_at),
+        "first_sent_at": _moment(report.first_sent_at),
+        "last_sent_at": _moment(report.last_sent_at),
+        "half_after_seconds": report.half_after,
+        "all_after_seconds": report.all_after,
+        "edits": None if report.edits is None else _edits_json(report.edits),
+    }
+
+
+def _edits_json(edits: EditFigures) -> dict[str, Any]:
+    return {
+        "corrections": edits.corrections,
+        "edited": edits.edited,
+        "unchanged": edits.unchanged,
+        "edits_pending": edits.edits_pending,
+        "retracted_at": _moment(edits.retracted_at),
+        "cancelled": edits.cancelled,
+        "deleted": edits.deleted,
+        "noted": edits.noted,
+        "deletes_pending": edits.deletes_pending,
+        "skipped": edits.skipped,
+        "failed": edits.failed,
+        "failures": [{"reason": reason, "count": count} for reason, count in edits.failures],
     }
 
 
@@ -168,6 +225,16 @@ class OperatorApi:
                 "/api/articles", self._guard(self._limited(self.post_articles)), methods=["POST"]
             ),
             Route("/api/articles", self._guard(self._limited(self.get_articles)), methods=["GET"]),
+            Route(
+                "/api/articles/{id}",
+                self._guard(self._limited(self.article)),
+                methods=["GET", "PATCH", "DELETE"],
+            ),
+            Route(
+                "/api/articles/{id}/report",
+                self._guard(self._limited(self.get_report)),
+                methods=["GET"],
+            ),
             Route("/api/tags", self._guard(self._limited(self.get_tags)), methods=["GET"]),
             Route("/healthz", self._guard(self.healthz), methods=["GET"]),
             Route("/metrics", self._guard(self.metrics), methods=["GET"]),
@@ -316,6 +383,8 @@ class OperatorApi:
                 "duplicates": report.duplicates,
                 "rejected": report.rejected,
                 "deliveries_queued": report.recipients,
+                "scheduled": report.scheduled,
+                "corrected": report.corrected,
                 "results": results,
             },
             status_code=201 if report.created else 200,
@@ -348,6 +417,95 @@ class OperatorApi:
         return JSONResponse(
             {"tag": _tag_json(tag), "articles": [_article_json(a) for a in articles]}
         )
+
+    async def article(self, request: Request) -> Response:
+        """GET a story, PATCH it (a correction), DELETE it (a retraction). A retracted story
+        answers 410 Gone to all three: its id stays known, and nothing of it is served."""
+        denied = self._authorize(request)
+        if denied is not None:
+            return denied
+        services = self._services()
+        if services is None or services.corrections is None:
+            return _error(503, "the bot is starting or stopping; try again shortly")
+        raw = str(request.path_params["id"])
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            return _error(400, "the story id must be a whole number, as POST /api/articles gave it")
+        article_id = int(raw)
+        article = (await services.store.get_articles([article_id])).get(article_id)
+        if article is None:
+            return _error(404, f"no story {raw}")
+        retracted_at = await services.store.retracted_at(article_id)
+        if retracted_at is not None:
+            return _error(410, f"story {raw} was retracted", retracted_at=_moment(retracted_at))
+        if request.method == "GET":
+            return JSONResponse(_article_json(article))
+        if request.method == "DELETE":
+            retraction = await services.corrections.retract(article_id)
+            if retraction is None:
+                return _error(404, f"no story {raw}")
+            if retraction.already:
+                return _error(
+                    410,
+                    f"story {raw} was retracted",
+                    retracted_at=_moment(retraction.retracted_at),
+                )
+            return JSONResponse(
+                {
+                    "id": article_id,
+                    "url": article.url,
+                    "retracted_at": _moment(retraction.retracted_at),
+                    "deliveries_cancelled": retraction.cancelled,
+                    "deletes_queued": retraction.deletes_queued,
+                }
+            )
+        return await self._patch(request, services.corrections, article_id)
+
+    async def _patch(self, request: Request, corrections: Corrections, article_id: int) -> Response:
+        try:
+            body = await read_body(request)
+        except _BodyTooLarge:
+            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            document = parse_json(body.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            return _error(400, "the body is not UTF-8 text")
+        except json.JSONDecodeError as exc:
+            return _error(
+                400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            )
+        if not isinstance(document, dict):
+            return _error(400, "the body must be a JSON object with the fields to correct")
+        try:
+            changes = parse_changes(document)
+        except InvalidArticle as exc:
+            return _error(400, f"{exc.field}: {exc.reason}", field=exc.field)
+        correction = await corrections.correct(article_id, changes)
+        if correction is None:
+            return _error(404, f"no story {article_id}")
+        if correction.retracted:
+            return _error(410, f"story {article_id} was retracted")
+        return JSONResponse(
+            {
+                "story": _article_json(correction.article),
+                "changed": correction.changed,
+                "edits_queued": correction.edits_queued,
+            }
+        )
+
+    async def get_report(self, request: Request) -> Response:
+        denied = self._authorize(request)
+        if denied is not None:
+            return denied
+        services = self._services()
+        if services is None:
+            return _error(503, "the bot is starting or stopping; try again shortly")
+        raw = str(request.path_params["id"])
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            return _error(400, "the story id must be a whole number, as POST /api/articles gave it")
+        report = await services.store.story_report(int(raw))
+        if report is None:
+            return _error(404, f"no story {raw}")
+        return JSONResponse(_report_json(report))
 
     async def get_tags(self, request: Request) -> Response:
         denied = self._authorize(request)

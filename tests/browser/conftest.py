@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
+from bot.sandbox import Sandbox
 from tests.support.markers import mark_folder
+from tests.support.sandbox import running_sandbox
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -53,3 +55,33 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """`tagwire sandbox` in this process, with the example stories."""
+    async with running_sandbox(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def sandbox_page(browser: Browser, sandbox: Sandbox) -> AsyncIterator[Page]:
+    """The sandbox's page, live; the test fails if the page logs an error or throws."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    await page.goto(sandbox.url)
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert problems == []

@@ -19,6 +19,7 @@ import pytest
 
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
+from tests.support.feed_server import FeedServer
 from tests.support.harness import StartBot, api_client, bot_settings, running_bot
 from tests.support.markers import mark_folder
 from tests.support.postgres import fresh_database
@@ -53,6 +54,13 @@ def start_bot(emulator: BotApiEmulator, database: Path | str) -> StartBot:
         return running_bot(bot_settings(emulator, database, **settings), clock=clock)
 
     return start
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    """A local web server playing the feeds the test gives it (tests/support/feed_server.py)."""
+    async with FeedServer() as feeds:
+        yield feeds
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from bot.emulator import BotApiEmulator
 from storage import open_store
 from tests.support.feed_server import ATOM, FIXTURES, FeedServer
 from tests.support.harness import StartBot, links, outbox_settled
-from tests.support.updates import follow, teasers
+from tests.support.updates import follow, teaser_text, teasers
 
 READER = 1001
 # A valid feed with nothing in it: the first poll primes the feed, so what comes next notifies.
@@ -79,7 +79,7 @@ async def test_the_running_bot_delivers_entries_of_wild_feeds_as_readable_teaser
         await outbox_settled(emulator, database)
     sent = teasers(emulator, READER)
     assert len(sent) == expected
-    by_link = {links(message)[0]: message["text"] for message in sent}
+    by_link = {links(message)[0]: teaser_text(message) for message in sent}
 
     shipped = by_link["https://social.example/@jane/113456789012345678"]
     assert shipped.startswith("Just shipped version 2.0 of our bird-count app!\n\n")

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.app import StartupError
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
 from tests.support.commands import environment, run_tagwire
-from tests.support.harness import StartBot, bot_settings, push, running_bot
+from tests.support.harness import StartBot, api_client, bot_settings, push, running_bot
 from tests.support.postgres import fresh_database
 from tests.support.updates import follow, say, teasers
 
@@ -134,3 +135,53 @@ async def test_a_follower_takes_over_within_seconds_and_nothing_is_sent_twice(
         # it stopped, is ended with a 409 that nobody reads, as Telegram ends it.)
         refused = [r for r in caplog.records if "cannot fetch updates" in r.getMessage()]
         assert refused == []
+
+
+async def test_a_story_scheduled_on_a_follower_goes_out_once_at_its_time_across_a_handover(
+    emulator: BotApiEmulator,
+    start_instance: Callable[..., AbstractAsyncContextManager[TagwireApplication]],
+) -> None:
+    """The leader alone releases scheduled stories, sleeping until the next is due (up to
+    30 s): a story scheduled through a follower's API wakes it (NOTIFY), and one still held when
+    the leader stops is released by the next leader, once."""
+    token = "test-ingest-token-0123456789"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def scheduled(number: int, due: float) -> dict[str, Any]:
+        return {
+            **story(number),
+            "title": f"Scheduled instance story {number}",
+            "publish_at": datetime.fromtimestamp(due, UTC).isoformat(),
+        }
+
+    def arrived(title: str) -> list[dict[str, Any]]:
+        return [m for m in teasers(emulator, READER) if title in m["text"]]
+
+    api = {"ingest_token": token, "http_port": 0}
+    async with contextlib.AsyncExitStack() as stack:
+        async with start_instance("a", **api) as first:
+            second = await stack.enter_async_context(start_instance("b", **api))
+            assert (first.bot_data.role, second.bot_data.role) == ("leader", "follower")
+            await follow(emulator, READER, READER, "Japan")
+            # The leader's releaser has nothing to do: it sleeps its longest.
+            await asyncio.sleep(0.5)
+            due = time.time() + 3
+            async with api_client(second) as http:
+                answer = await http.post(
+                    "/api/articles", json=[scheduled(1, due), scheduled(2, due + 6)], headers=auth
+                )
+            assert answer.json()["scheduled"] == 2, answer.text
+            await until(lambda: bool(arrived("story 1")), within=10)
+            offset = time.time() - time.monotonic()
+            [sent] = [
+                call.at + offset
+                for call in emulator.calls_of("sendMessage")
+                if "Scheduled instance story 1" in str(call.params.get("text", ""))
+            ]
+            assert due <= sent < due + 2
+        # The leader stopped with story 2 held: the follower leads and releases it.
+        await until(lambda: second.bot_data.role == "leader", within=5)
+        await until(lambda: bool(arrived("story 2")), within=15)
+        await say(emulator, READER, READER, "/help")
+    assert len(arrived("story 1")) == 1
+    assert len(arrived("story 2")) == 1

@@ -266,7 +266,7 @@ async def test_admin_commands_answer_others_exactly_like_an_unknown_command(
         return params
 
     async with start_bot(admin_ids=frozenset({ADMIN})):
-        for command in ("/post", "/stats", "/feeds"):
+        for command in ("/post", "/stats", "/feeds", "/resume"):
             admin_only = await reply_params(f"{command} https://evil.example.com/x Evil #Japan")
             unknown = await reply_params(f"{command[:-1]}q https://evil.example.com/x Evil #Japan")
             as_unknown = json.loads(json.dumps(unknown).replace(f"{command[:-1]}q", command))

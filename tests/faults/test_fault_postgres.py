@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from bot.emulator import BotApiEmulator
 from tests.support.faults import received, report, seed, size, story, tally
 from tests.support.harness import api_client, bot_settings, push, running_bot
-from tests.support.postgres import admin_url, fresh_database
+from tests.support.postgres import fresh_database, set_reachable
 
 API_TOKEN = "fault-suite-api-token-0123456789"
 
@@ -22,24 +21,6 @@ API_TOKEN = "fault-suite-api-token-0123456789"
 async def postgres_url() -> AsyncIterator[str]:
     async with fresh_database() as url:
         yield url
-
-
-async def set_reachable(url: str, reachable: bool) -> None:
-    """Refuse (and end) or allow again every session of the bot's database."""
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(admin_url())
-    try:
-        await admin.execute(
-            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(reachable).lower()}'
-        )
-        if not reachable:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                name,
-            )
-    finally:
-        await admin.close()
 
 
 async def test_the_database_going_away_mid_fan_out_loses_nothing(

@@ -12,7 +12,7 @@ from typing import Any
 from telegram.error import BadRequest
 
 from bot.delivery.engine import DeliveryConfig, DeliveryEngine
-from bot.emulator import MAX_TEXT_LENGTH, parse_html, utf16_length
+from bot.emulator import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, parse_html, utf16_length
 from storage.base import Store
 from storage.models import PendingDelivery
 from tests.conftest import make_article
@@ -54,7 +54,10 @@ class Call:
 class FakeSender:
     """Accepts what Telegram would accept (valid HTML within 4096 UTF-16 units; the rest is
     refused with BadRequest and kept in `refused`), after `latency`, unless a failure is queued
-    for the chat (`failures`) or `fail_all` returns one. Every call is kept in `calls`."""
+    for the chat (`failures`) or `fail_all` returns one. Every call is kept in `calls`; each
+    accepted message gets the next message id. Photos are kept in `photos` (chat, photo,
+    caption), not in `sent`; a photo in `bad_photos` is refused as Telegram refuses a URL it
+    cannot fetch."""
 
     latency: float = 0.0
     sent: list[tuple[int, str, float]] = field(default_factory=list)
@@ -64,10 +67,34 @@ class FakeSender:
     max_in_flight: int = 0
     calls: list[Call] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    photos: list[tuple[int, str, str]] = field(default_factory=list)
+    # Texts sent with a picture as a large preview above them: (chat, picture).
+    previews: list[tuple[int, str]] = field(default_factory=list)
+    bad_photos: set[str] = field(default_factory=set)
+    message_ids: int = 0
+
+    async def send_photo(
+        self, chat_id: int, photo: str, caption: str, *, thread_id: int | None = None
+    ) -> int | None:
+        if photo in self.bad_photos:
+            raise BadRequest("Bad Request: failed to get HTTP URL content")
+        refusal = telegram_refusal(caption)
+        if refusal is not None or utf16_length(parse_html(caption)[0]) > MAX_CAPTION_LENGTH:
+            self.refused.append(caption)
+            raise BadRequest(refusal or "Bad Request: message caption is too long")
+        self.photos.append((chat_id, photo, caption))
+        self.message_ids += 1
+        return self.message_ids
 
     async def send_message(
-        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
-    ) -> None:
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        link_preview: bool = True,
+        thread_id: int | None = None,
+        picture: str | None = None,
+    ) -> int | None:
         started = time.monotonic()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -85,6 +112,10 @@ class FakeSender:
                 self.refused.append(text)
                 raise BadRequest(refusal)
             self.sent.append((chat_id, text, time.monotonic()))
+            if picture is not None:
+                self.previews.append((chat_id, picture))
+            self.message_ids += 1
+            return self.message_ids
         except Exception as exc:
             error = exc
             raise

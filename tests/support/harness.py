@@ -183,7 +183,9 @@ def example_stories() -> list[dict[str, Any]]:
 
 
 def links(message: dict[str, Any]) -> list[str]:
-    return [e["url"] for e in message.get("entities", []) if e.get("type") == "text_link"]
+    """The links of a message's text, or of a photo's caption."""
+    entities = message.get("entities", message.get("caption_entities", []))
+    return [e["url"] for e in entities if e.get("type") == "text_link"]
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:

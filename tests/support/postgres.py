@@ -73,6 +73,46 @@ async def fresh_database() -> AsyncIterator[str]:
         await drop_database(name)
 
 
+async def set_reachable(url: str, reachable: bool) -> None:
+    """Refuse (and end) or allow again every session of the bot's database, as while its
+    server restarts."""
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(admin_url())
+    try:
+        await admin.execute(
+            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(reachable).lower()}'
+        )
+        if not reachable:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+    finally:
+        await admin.close()
+
+
+async def set_read_only(url: str, read_only: bool) -> None:
+    """Make the database refuse writes (every new session read-only, as a server switched to
+    read-only or out of space refuses them) or take them again. The store's own sessions are
+    ended so that its pool opens new ones under the new rule; the leader's lease (a session of
+    its own, application_name tagwire-lease) is left alone."""
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(admin_url())
+    try:
+        if read_only:
+            await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        else:
+            await admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND application_name = 'tagwire' AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await admin.close()
+
+
 async def connect(url: str) -> asyncpg.Connection:
     """A plain connection, to look at a database the way a test needs to."""
     return await asyncpg.connect(url, timeout=10)

@@ -42,12 +42,18 @@ async def follow(emulator: BotApiEmulator, chat_id: int, user_id: int, tags: str
 
 
 def teasers(emulator: BotApiEmulator, chat_id: int) -> list[dict[str, Any]]:
-    """The stories the chat was sent, as teasers (one message each), oldest first."""
+    """The stories the chat was sent, as teasers (one message each: a text, or a photo with
+    the teaser as its caption), oldest first."""
     return [
         message
         for message in emulator.sent_messages(chat_id)
-        if any(label in message.get("text", "") for label in TEASER_LABELS)
+        if any(label in teaser_text(message) for label in TEASER_LABELS)
     ]
+
+
+def teaser_text(message: dict[str, Any]) -> str:
+    """A message's text, or a photo's caption."""
+    return str(message.get("text", message.get("caption", "")))
 
 
 def update_for(chat_id: int, text: str, update_id: int) -> dict[str, Any]:

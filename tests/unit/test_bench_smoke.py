@@ -138,12 +138,29 @@ def test_fanout_benchmark_reports_the_top_tags_followers(
     cache: Path, tmp_path: Path, backend_args: list[str]
 ) -> None:
     stdout, report = run_bench(
-        "fanout", *TINY, "--repeat", "2", "--cache", str(cache), *backend_args, out=tmp_path
+        "fanout",
+        *TINY,
+        *("--repeat", "2", "--filtering", "0.2", "--cache", str(cache)),
+        *backend_args,
+        out=tmp_path,
     )
     assert_well_formed("fanout", stdout, report)
     assert_backend(stdout, report, backend_args)
+    followers = report["params"]["tag"]["followers"]
     recipients = {run["recipients"] for run in report["details"]["runs"]}
-    assert recipients == {report["params"]["tag"]["followers"]}
+    assert recipients == {followers}
+    # A fifth of the followers with words, half `only` and half `except`, side by side with
+    # the plain runs; the words stop some of the story's deliveries, and the same each run.
+    words = report["params"]["filtering"]
+    assert words["follows"] == round(followers * 0.2)
+    assert words["only"] + words["except"] == words["follows"]
+    assert abs(words["only"] - words["except"]) <= 1
+    filtered = {run["recipients"] for run in report["details"]["filtering_runs"]}
+    assert len(report["details"]["filtering_runs"]) == 2
+    assert len(filtered) == 1
+    assert followers - words["follows"] <= filtered.pop() < followers
+    metrics = [row["metric"] for row in report["rows"] if row["passed"] is not None]
+    assert [metric.split(":")[0] for metric in metrics] == ["plain", "20 % filtering"]
 
 
 def test_latest_benchmark_answers_every_reader(

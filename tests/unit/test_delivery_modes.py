@@ -177,12 +177,20 @@ class RecordingSender(FakeSender):
     options: list[tuple[int, bool, int | None]] | None = None
 
     async def send_message(
-        self, chat_id: int, text: str, *, link_preview: bool = True, thread_id: int | None = None
-    ) -> None:
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        link_preview: bool = True,
+        thread_id: int | None = None,
+        picture: str | None = None,
+    ) -> int | None:
         if self.options is None:
             self.options = []
         self.options.append((chat_id, link_preview, thread_id))
-        await super().send_message(chat_id, text, link_preview=link_preview, thread_id=thread_id)
+        return await super().send_message(
+            chat_id, text, link_preview=link_preview, thread_id=thread_id, picture=picture
+        )
 
 
 async def test_previews_off_and_forum_topics_reach_the_sender(store: SqliteStore) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ import pytest
 
 from storage import open_store
 from storage.base import StorageUnavailable, Store
-from storage.models import ChatSettings, DeliveryMode, DeliveryStatus, DeliveryUpdate
+from storage.models import (
+    ChatSettings,
+    DeliveryMode,
+    DeliveryStatus,
+    DeliveryUpdate,
+    PictureMode,
+    StoryChanges,
+)
 from storage.transfer import QuietProgress, TargetNotEmpty, TransferError, transfer
 from storage.url import DatabaseTarget, parse_database
 from tests.conftest import make_article
@@ -60,6 +68,7 @@ async def populate(store: Store) -> None:
             timezone="Europe/Moscow",
             quiet_start=23 * 60,
             quiet_end=7 * 60,
+            pictures=PictureMode.PREVIEW,
         ),
     )
     await store.follow(1, [("Japan", "japan"), ("Токио", "токио")], 100, NOW)
@@ -80,15 +89,31 @@ async def populate(store: Store) -> None:
         )
         for number in range(STORIES)
     ]
+    # Pictures: a URL, and the file_id of a photo sent with /post.
+    articles[1] = replace(articles[1], image="https://img.example.com/1.jpg")
+    articles[12] = replace(articles[12], image="AgACAgIAAxkBAAIBW2Zx9k3Q")
+    # Scheduled stories: one held, one cancelled, one released (and fanned out) below.
+    for number, hours in ((STORIES - 3, 48), (STORIES - 2, 24), (STORIES - 1, 0)):
+        due = datetime.fromtimestamp(NOW + 60 + hours * 3600, UTC)
+        articles[number] = replace(articles[number], publish_at=due)
     await store.add_articles(articles[:10], notify=False, now=NOW)
     await store.add_articles(articles[10:], notify=True, now=NOW)
+    await store.cancel_scheduled(articles[STORIES - 2].url, NOW)
+    assert len(await store.release_due(NOW + 60, 10)) == 1
     claimed = await store.claim_due(NOW + 10, 20, 60)
     assert claimed, "the fan-out queued deliveries"
     updates = []
     for index, delivery in enumerate(claimed):
         if index % 3 == 0:
             updates.append(
-                DeliveryUpdate(delivery.id, DeliveryStatus.SENT, 1, NOW, finished_at=NOW + 1)
+                DeliveryUpdate(
+                    delivery.id,
+                    DeliveryStatus.SENT,
+                    1,
+                    NOW,
+                    finished_at=NOW + 1,
+                    message_id=1000 + index,
+                )
             )
         elif index % 3 == 1:
             updates.append(
@@ -101,10 +126,17 @@ async def populate(store: Store) -> None:
                 DeliveryUpdate(delivery.id, DeliveryStatus.PENDING, 1, NOW + 30, "429", held=True)
             )
     await store.update_deliveries(updates)
+    # A correction of a story out: an edit of its delivered teaser waits in the edits outbox.
+    correction = await store.correct_story(
+        claimed[0].article_id, StoryChanges(source="Corrected desk"), NOW + 3
+    )
+    assert correction is not None
+    assert correction.edits_queued
     feed, _ = await store.add_feed("https://example.com/feed.xml", ["Japan", "Economy"], NOW)
     await store.feed_succeeded(feed.id, '"etag-1"', "Fri, 20 Nov 2026 12:00:00 GMT", NOW)
     broken, _ = await store.add_feed("https://example.org/rss", ["Токио"], NOW)
-    await store.feed_failed(broken.id, "HTTP 500", NOW)
+    await store.feed_failed(broken.id, "HTTP 500", NOW, pause_after=1)
+    await store.open_incident(f"feed:{broken.id}", NOW, "https://example.org/rss", NOW + 1)
     await store.put_meta_if_absent("webhook_secret", "s3cret-value", NOW)
     await store.save_search(1, '"naive cafe" OR yen', NOW)
     await store.record_instance("host-1", "leader", started_at=NOW, now=NOW)
@@ -141,15 +173,22 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "outbox": await store.outbox_figures(),
         "next_due": await store.next_due_at(),
         "feeds": await store.list_feeds(),
+        "incidents": await store.incidents(),
         "meta": await store.get_meta("webhook_secret"),
         "search_1": await store.get_search(1),
+        "scheduled": await store.scheduled_stories(10),
+        "schedules": [await store.get_schedule(i) for i in range(STORIES - 2, STORIES + 1)],
+        "next_publish": await store.next_publish_at(),
+        "report": await store.story_report(STORIES),
+        "edits": {i: await store.story_edits(i) for i in article_ids},
     }
     return result
 
 
 async def table_counts(database: DatabaseTarget) -> dict[str, int]:
     tables = ["chats", "tags", "subscriptions", "mutes", "articles", "article_tags"]
-    tables += ["deliveries", "feeds", "meta", "searches", "instances"]
+    tables += ["deliveries", "feeds", "meta", "searches", "instances", "incidents"]
+    tables += ["schedules", "edits"]
     if database.is_postgres:
         db = await connect(database.require_dsn())
         try:

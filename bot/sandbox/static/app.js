@@ -22,6 +22,8 @@
         "Japanese and Russian diplomats met for the first time in two years to discuss the " +
         "islands both countries claim…",
       tags: "Japan, Russia, Kuril Islands",
+      // Served by the sandbox itself, so the page shows it without any network.
+      picture: "harbour.svg",
     },
     {
       slug: "kyoto-cherry-blossom-early",
@@ -300,6 +302,7 @@
     if (chat.kind === "group" && !outgoing) {
       bubble.append(el("div", `sender c${senderColour(chat, message)}`, message.from_name));
     }
+    if (message.photo || message.picture) bubble.append(pictureNode(message));
     const text = el("div", "text");
     text.append(renderEntities(message.text, message.entities));
     bubble.append(text);
@@ -310,6 +313,27 @@
     node.append(bubble);
     if (message.keyboard && message.keyboard.length) node.append(keyboardNode(chat, message));
     return node;
+  }
+
+  // A photo, or a large link preview above the text: the picture when the page can load it,
+  // else a frame that says what Telegram would show there.
+  function pictureNode(message) {
+    const frame = el("div", `picture ${message.photo ? "photo" : "preview"}`);
+    const url = message.picture ? safeUrl(message.picture) : null;
+    const missing = () =>
+      el("span", "picture-missing", url ? `🖼 ${new URL(url).host}` : "🖼 a photo");
+    if (!url) {
+      frame.append(missing());
+      return frame;
+    }
+    const image = document.createElement("img");
+    image.alt = "";
+    image.loading = "lazy";
+    image.referrerPolicy = "no-referrer";
+    image.addEventListener("error", () => frame.replaceChildren(missing()));
+    image.src = url;
+    frame.append(image);
+    return frame;
   }
 
   function senderColour(chat, message) {
@@ -608,6 +632,9 @@
     $("push-title").value = example.title;
     $("push-teaser").value = example.teaser;
     $("push-tags").value = example.tags;
+    $("push-image").value = example.picture
+      ? `${window.location.origin}/static/${example.picture}`
+      : "";
   }
 
   function setUpOperator() {
@@ -622,6 +649,7 @@
         title: $("push-title").value,
         teaser: $("push-teaser").value,
         tags: $("push-tags").value,
+        image: $("push-image").value.trim(),
       });
       button.disabled = false;
       const results = $("push-results");
