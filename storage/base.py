@@ -69,6 +69,9 @@ class Store(ABC):
 
     # Of each store, so that a test can shorten it.
     search_time_limit: float = SEARCH_TIME_LIMIT
+    # Whether other processes may change the same data at any moment (several instances on
+    # one PostgreSQL): what a process keeps in memory of it must then be read again.
+    shared: bool = False
 
     @abstractmethod
     async def close(self) -> None: ...

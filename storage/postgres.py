@@ -121,6 +121,9 @@ class PostgresStore(
     PostgresConnections,
     Store,
 ):
+    # Several instances of the bot, and the operators' commands, use one database at once.
+    shared = True
+
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         super().__init__(pool, dsn)
         self._watcher: OutboxWatcher | None = None

@@ -95,6 +95,7 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
             timeout=CONNECT_TIMEOUT,
             command_timeout=COMMAND_TIMEOUT,
             init=_prepare_connection,
+            reset=_keep_session,
             server_settings={
                 "application_name": "tagwire",
                 # Compiling a plan costs more than the short statements of a bot save.
@@ -276,6 +277,17 @@ async def _prepare_connection(db: asyncpg.Connection) -> None:
     await db.set_type_codec(
         "tsvector", schema="pg_catalog", encoder=_as_is, decoder=_as_is, format="binary"
     )
+
+
+async def _keep_session(db: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool.
+
+    asyncpg's default sends `RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); CLOSE ALL`
+    on every release: a round trip per read of the Store, a third of its CPU and latency
+    (docs/scaling.md). The store leaves no session state on a pool connection: settings are
+    `SET LOCAL`, cursors live in transactions, LISTEN and the leader's lock have sessions of
+    their own, the migration lock is unlocked in a `finally`. An open transaction is still
+    rolled back: the pool does that itself before calling this (Connection._reset)."""
 
 
 def _as_is(value: bytes) -> bytes:

@@ -15,9 +15,11 @@ import pytest
 
 from bot.delivery.engine import DeliveryConfig
 from bot.emulator import BotApiEmulator
+from tests.support.balancer import RoundRobinBalancer
 from tests.support.faults import BotProcess, received, report, seed, size, story, tally
 from tests.support.harness import push, subprocess_env
 from tests.support.postgres import fresh_database
+from tests.support.webhook import free_port
 
 LEADS = "this instance leads"
 # Telegram's own numbers, not the tests' fast settings.
@@ -66,14 +68,7 @@ async def test_killing_the_leader_mid_fan_out_loses_nothing_and_breaks_no_limit(
         killed_at = time.monotonic()
         in_flight_at_kill = len(emulator.sent_messages())
 
-        async def new_leader() -> str:
-            while True:
-                for name in ("b", "c"):
-                    if LEADS in instances[name].output:
-                        return name
-                await asyncio.sleep(0.05)
-
-        leader = await asyncio.wait_for(new_leader(), timeout=5)
+        leader = await asyncio.wait_for(_new_leader(instances, ("b", "c")), timeout=5)
         takeover = time.monotonic() - killed_at
         await emulator.wait_for(
             lambda: set(received(emulator)) >= set(followers),
@@ -91,6 +86,121 @@ async def test_killing_the_leader_mid_fan_out_loses_nothing_and_breaks_no_limit(
         for bot in instances.values():
             await bot.kill()
 
+    _assert_nothing_lost_and_no_limit_broken(
+        "failover",
+        emulator,
+        followers,
+        url,
+        sent_before_kill=in_flight_at_kill,
+        takeover=takeover,
+    )
+
+
+async def test_webhook_instances_take_updates_in_turn_and_survive_the_leaders_death(
+    emulator: BotApiEmulator, postgres_url: str, tmp_path: Path
+) -> None:
+    """Behind a load balancer every instance answers commands; the leader alone sends."""
+    followers = list(range(400_001, 400_001 + size(200, 2_000)))
+    readers = list(range(500_001, 500_031))
+    follows: dict[int, list[str]] = {chat: ["Japan"] for chat in followers}
+    await seed(postgres_url, emulator, follows | {reader: [] for reader in readers})
+    emulator.enforce_limits(per_second=30, per_chat_interval=1.0, group_per_minute=20)
+    emulator.latency = 0.03
+    ports = [free_port() for _ in range(3)]
+    balancer = await RoundRobinBalancer([f"http://127.0.0.1:{port}" for port in ports]).start()
+    instances: dict[str, BotProcess] = {}
+    try:
+        for name, port in zip(("a", "b", "c"), ports, strict=True):
+            env = subprocess_env(
+                emulator,
+                postgres_url,
+                instance_name=name,
+                leader_check_interval=0.5,
+                http_port=port,
+                webhook_url=f"{balancer.url}/telegram/webhook",
+                **REAL_LIMITS,
+            )
+            instances[name] = await BotProcess(env, tmp_path).start()
+            if name == "a":
+                await instances["a"].wait_for_output(LEADS)
+        for name in ("b", "c"):
+            await instances[name].wait_for_output("tagwire is running")
+        assert [name for name, bot in instances.items() if LEADS in bot.output] == ["a"]
+
+        # Readers' commands spread over the three.
+        await _ask_latest(emulator, readers[:15])
+        assert len(balancer.answered) == 3, balancer.answered
+
+        url = story(1, "Japan")["url"]
+        pushed = await push(postgres_url, [story(1, "Japan")])
+        assert f"{len(followers)} deliveries queued" in pushed.stdout, pushed.stderr
+        await emulator.wait_for(
+            lambda: len(emulator.sent_messages()) >= len(followers) // 4, timeout=120
+        )
+        await instances["a"].kill()
+        killed_at = time.monotonic()
+        in_flight_at_kill = len(emulator.sent_messages())
+        leader = await asyncio.wait_for(_new_leader(instances, ("b", "c")), timeout=5)
+        takeover = time.monotonic() - killed_at
+        # The two left answer the rest of the readers; the dead one is passed over.
+        before = dict(balancer.answered)
+        await _ask_latest(emulator, readers[15:])
+        answered_after = {
+            backend: count - before.get(backend, 0) for backend, count in balancer.answered.items()
+        }
+        assert answered_after.get(f"http://127.0.0.1:{ports[0]}", 0) == 0
+        assert sum(count > 0 for count in answered_after.values()) == 2, answered_after
+        await emulator.wait_for(
+            lambda: set(received(emulator)) >= set(followers),
+            timeout=len(followers) / 20 + 60,
+        )
+        other = "c" if leader == "b" else "b"
+        assert LEADS not in instances[other].output
+        for name in ("b", "c"):
+            assert await instances[name].stop() == 0, instances[name].output[-3000:]
+    finally:
+        for bot in instances.values():
+            await bot.kill()
+        await balancer.stop()
+
+    # Every reader's /latest had exactly one answer, whichever instance took it.
+    assert all(len(emulator.sent_messages(reader)) == 1 for reader in readers)
+    _assert_nothing_lost_and_no_limit_broken(
+        "webhook failover",
+        emulator,
+        followers,
+        url,
+        sent_before_kill=in_flight_at_kill,
+        takeover=takeover,
+    )
+
+
+async def _new_leader(instances: dict[str, BotProcess], names: tuple[str, ...]) -> str:
+    while True:
+        for name in names:
+            if LEADS in instances[name].output:
+                return name
+        await asyncio.sleep(0.05)
+
+
+async def _ask_latest(emulator: BotApiEmulator, readers: list[int]) -> None:
+    """Each reader asks /latest once and is answered. (Of a tag without stories: the answer must
+    not count as a delivery of the story.)"""
+    for reader in readers:
+        emulator.send_text(reader, reader, "/latest Korea")
+    for reader in readers:
+        await emulator.wait_for_messages(reader, 1, timeout=30)
+
+
+def _assert_nothing_lost_and_no_limit_broken(
+    name: str,
+    emulator: BotApiEmulator,
+    followers: list[int],
+    url: str,
+    *,
+    sent_before_kill: int,
+    takeover: float,
+) -> None:
     result = tally(emulator, {chat: {url} for chat in followers})
     refused = [call for call in emulator.calls if call.status == 429]
     sends: dict[int, list[float]] = defaultdict(list)
@@ -106,11 +216,11 @@ async def test_killing_the_leader_mid_fan_out_loses_nothing_and_breaks_no_limit(
         default=None,
     )
     report(
-        "failover",
+        name,
         chats=len(followers),
         delivered=result.delivered,
         repeats=result.repeats,
-        sent_before_kill=in_flight_at_kill,
+        sent_before_kill=sent_before_kill,
         takeover_seconds=round(takeover, 2),
         refused_429=len(refused),
         closest_pair_seconds=closest,

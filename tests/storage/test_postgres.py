@@ -107,6 +107,44 @@ async def test_connections_the_server_ends_are_replaced_by_themselves(name: str)
         await store.close()
 
 
+async def test_a_connection_goes_back_to_the_pool_without_a_round_trip(name: str) -> None:
+    # asyncpg's default reset would be the last statement the server saw from the connection.
+    store = await PostgresStore.open(database_url(name), min_size=1, max_size=1)
+    try:
+        await add_chat(store, 1, "Japan")
+        assert (await store.get_chat(1)) is not None
+        admin = await connect(database_url(name))
+        try:
+            last = await admin.fetch(
+                "SELECT state, query FROM pg_stat_activity "
+                "WHERE datname = $1 AND application_name = 'tagwire'",
+                name,
+            )
+        finally:
+            await admin.close()
+    finally:
+        await store.close()
+    assert len(last) == 1
+    assert last[0]["state"] == "idle"
+    assert "FROM chats" in last[0]["query"]
+
+
+async def test_a_transaction_left_open_is_rolled_back_when_its_connection_goes_back(
+    name: str,
+) -> None:
+    store = await PostgresStore.open(database_url(name), min_size=1, max_size=1)
+    try:
+        await add_chat(store, 1, "Japan")
+        async with store._pool.acquire() as db:
+            await db.execute("BEGIN")
+            await db.execute("DELETE FROM chats WHERE id = 1")
+        async with store._pool.acquire() as db:
+            assert not db.is_in_transaction()
+        assert (await store.get_chat(1)) is not None
+    finally:
+        await store.close()
+
+
 async def test_a_server_gone_is_storage_unavailable_until_it_is_back(name: str) -> None:
     async with TcpProxy() as proxy:
         store = await PostgresStore.open(proxy.url(name))

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bot.chats import ChatRegistry
+from bot.chats import SHARED_SETTINGS_FOR, ChatRegistry
+from storage.base import Store
 from storage.sqlite import SqliteStore
 
 
@@ -44,3 +47,30 @@ async def test_a_chat_that_blocked_the_bot_is_active_when_it_writes_again(
     chat = await store.get_chat(9)
     assert chat is not None
     assert chat.active
+
+
+async def test_settings_another_instance_changed_are_seen_within_seconds(store: Store) -> None:
+    await store.register_chat(11, "private", None, None, "en")
+    now = [0.0]
+    here = ChatRegistry(store, clock=lambda: now[0])
+    elsewhere = ChatRegistry(store)
+    await here.seen(11, "private", None)
+    await elsewhere.change_settings(11, lambda settings: replace(settings, language="ru"))
+    now[0] += SHARED_SETTINGS_FOR
+    # Alone with its database a process makes every change itself, so it keeps what it read.
+    expected = "ru" if store.shared else "en"
+    assert (await here.settings(11)).language == expected
+
+
+async def test_a_change_is_made_on_the_settings_as_stored(store: Store) -> None:
+    await store.register_chat(12, "private", None, None, "en")
+    here, elsewhere = ChatRegistry(store), ChatRegistry(store)
+    await here.seen(12, "private", None)
+    await elsewhere.change_settings(12, lambda settings: replace(settings, language="ru"))
+    await here.change_settings(12, lambda settings: replace(settings, digest_hour=6))
+    stored = (await store.chat_prefs([12]))[12].settings
+    # With one process the other registry cannot exist; with several, neither change is lost.
+    if store.shared:
+        assert (stored.language, stored.digest_hour) == ("ru", 6)
+    else:
+        assert stored.digest_hour == 6
