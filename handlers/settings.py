@@ -250,12 +250,13 @@ async def settings_button(update: Update, context: TagwireContext) -> None:
     target = await _button_target(query, update, context, match[3])
     if target is None:
         return
-    current = await context.chats.settings(target.chat_id)
-    changed = apply_setting(current, match[1], match[2])
+    field, value = match[1], match[2]
+    changed = await context.chats.change_settings(
+        target.chat_id, lambda current: apply_setting(current, field, value)
+    )
     if changed is None:
         await query.answer(plain("button_expired", language), show_alert=True)
         return
-    await context.chats.save_settings(target.chat_id, changed)
     # A chat's own language button changes the language of this very answer.
     language = await language_of(update, context)
     await query.answer(plain("settings_saved", language))
@@ -290,7 +291,9 @@ async def timezone_command(update: Update, context: TagwireContext) -> None:
             ),
         )
         return
-    await context.chats.save_settings(target.chat_id, replace(current, timezone=name))
+    await context.chats.change_settings(
+        target.chat_id, lambda stored: replace(stored, timezone=name)
+    )
     local = datetime.now(UTC).astimezone(zone(name)).strftime("%H:%M")
     text = render("timezone_set", language, timezone=name, time=local)
     await reply(update, under_channel(text, target.channel, language))
@@ -324,8 +327,10 @@ async def quiet_command(update: Update, context: TagwireContext) -> None:
         )
         return
     start, end = hours if hours else (None, None)
-    changed = replace(current, quiet_start=start, quiet_end=end)
-    await context.chats.save_settings(target.chat_id, changed)
+    changed = await context.chats.change_settings(
+        target.chat_id, lambda stored: replace(stored, quiet_start=start, quiet_end=end)
+    )
+    assert changed is not None
     if hours is None:
         text = render("quiet_off", language)
     else:

@@ -33,6 +33,7 @@ How a copy is made safe:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -771,7 +772,10 @@ class _Plan:
 
 
 def _converter(column: _Column) -> Callable[[Any], Any] | None:
-    """How a value read from the other backend becomes one this column takes; None: as it is."""
+    """How a value read from SQLite becomes one this PostgreSQL column takes; None: as it is."""
+    if column.type == "array":
+        # Lists of words: SQLite keeps them as JSON text (storage/words.py).
+        return lambda value: None if value is None else json.loads(value)
     if column.type == "boolean":
         return lambda value: None if value is None else bool(value)
     if column.type in {"double precision", "real"}:
@@ -816,11 +820,18 @@ def _plan(source: _Source, target: _Target, *, target_is_postgres: bool) -> list
                     read.append(needed)
             derived.append((make, [read.index(needed) for needed in inputs]))
             write.append(column)
-        converters = [_converter(column) for column in write[: len(common)]]
-        if not target_is_postgres:
-            converters = [None] * len(common)
+        if target_is_postgres:
+            converters = [_converter(column) for column in write[: len(common)]]
+        else:
+            kinds = {column.name: column.type for column in source.tables[table]}
+            converters = [_as_json if kinds[name] == "array" else None for name in common]
         plans.append(_Plan(table, tuple(read), tuple(write), _row_maker(converters, derived)))
     return plans
+
+
+def _as_json(value: Any) -> str | None:
+    """A PostgreSQL array as SQLite keeps it: JSON text, NULL for none."""
+    return None if value is None else json.dumps(list(value), ensure_ascii=False)
 
 
 def _row_maker(

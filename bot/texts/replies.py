@@ -354,7 +354,7 @@ ENGLISH: Mapping[str, str] = {
     "command_export": "Your follows, muted words and settings as a file",
     "command_import": "Restore them from that file",
     "export_caption": (
-        "📦 {follows} follows, {muted} muted words and the settings. Send this file back "
+        "📦 Follows: {follows}, muted words: {muted}, and the settings. Send this file back "
         "with <code>/import</code> as its caption (or reply <code>/import</code> to it) to "
         "restore them, here or in another chat."
     ),
@@ -399,7 +399,7 @@ ENGLISH: Mapping[str, str] = {
     "import_nothing": "This file matches what is set here already: nothing to change.",
     "import_confirm": "✅ Import",
     "import_cancel": "✖ Cancel",
-    "import_done": "✅ Imported: {follows} follows, {muted} muted words and the settings.",
+    "import_done": "✅ Imported. Follows: {follows}, muted words: {muted}, and the settings.",
     "import_cancelled": "Import cancelled: nothing was changed.",
     "import_expired": "This import is no longer available: send the file again with /import.",
     "more_count": "+{count} more",

@@ -97,7 +97,7 @@ async def test_export_sends_a_file_shown_by_its_caption(sandbox_page: Page) -> N
     await chat_item(page, ALICE).click()
     await say(page, "/follow Japan only earthquake")
     exported = await say(page, "/export")
-    await expect(exported).to_contain_text("📦 1 follows, 0 muted words and the settings.")
+    await expect(exported).to_contain_text("📦 Follows: 1, muted words: 0, and the settings.")
     await expect(exported.locator("code").first).to_have_text("/import")
     entry = page.locator('#log .log-entry[data-method="sendDocument"]').first
     await expect(entry).to_contain_text("→ Alice")

@@ -104,7 +104,7 @@ async def test_export_then_import_into_a_fresh_chat_restores_everything(
 
     message, data = await export(emulator, READER, READER)
     assert message["document"]["file_name"] == "tagwire-export.json"
-    assert "2 follows, 2 muted words" in message["caption"]
+    assert "Follows: 2, muted words: 2," in message["caption"]
     exported = json.loads(data)
     assert exported["tagwire"] == 1
     assert exported["follows"][0] == {
@@ -132,7 +132,7 @@ async def test_export_then_import_into_a_fresh_chat_restores_everything(
 
     answer, done = await press(emulator, FRESH, FRESH, preview, 0)
     assert answer["text"] == "Saved"
-    assert "Imported: 2 follows, 2 muted words" in done
+    assert "Imported. Follows: 2, muted words: 2," in done
     assert await snapshot(store, FRESH) == original
     # The same file again: nothing left to change.
     again = await send_file(emulator, FRESH, FRESH, data)

@@ -30,6 +30,7 @@ from storage.models import (
 )
 from storage.transfer import QuietProgress, TargetNotEmpty, TransferError, transfer
 from storage.url import DatabaseTarget, parse_database
+from storage.words import FollowWords
 from tests.conftest import make_article
 from tests.support.commands import environment, run_tagwire
 from tests.support.postgres import connect, fresh_database
@@ -77,6 +78,11 @@ async def populate(store: Store) -> None:
     await store.follow(-1002, [("Economy", "economy"), ("🎌", "🎌")], 100, NOW)
     # A tag followed but with no story yet.
     await store.follow(2, [("Quiet tag", "quiettag")], 100, NOW)
+    # Words inside follows: JSON text in SQLite, text[] in PostgreSQL.
+    japan = (await store.find_tags(["japan"]))["japan"].id
+    await store.set_follow_words(1, japan, FollowWords(only=("землетрясение", "地震")))
+    await store.set_follow_words(-1001, japan, FollowWords(skip=("baseball",)), thread_id=7)
+    await store.set_follow_words(-100, japan, FollowWords(("tsunami",), ("test", "drill")))
     await store.mute(1, ["crypto", "футбол"], 50, NOW)
     await store.mute(-1002, ["ads"], 50, NOW)
     tags = [["Japan", "Токио"], ["Japan", "東京"], ["Economy", "🎌"], ["Japan", "Economy"]]
@@ -152,6 +158,7 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "chats": [await store.get_chat(chat) for chat in chats],
         "prefs": await store.chat_prefs(chats),
         "channels": await store.channels(),
+        "follows": {chat: await store.all_follows(chat) for chat in chats},
         "followed": {
             (chat, thread): await store.followed_tags(chat, thread)
             for chat in chats
