@@ -30,7 +30,7 @@ from bench.common import Row, at_least, at_most, exactly, info, median, parser, 
 from bench.generate import Database, ensure_database
 from bench.outbox import Outbox, make_outbox, reset, tag_near
 from bench.procs import StandIn, run_json
-from bot.delivery.engine import DeliveryConfig
+from bot.delivery.config import DeliveryConfig
 from storage.url import DatabaseTarget
 
 RATE_LIMIT = 25.0

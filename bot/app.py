@@ -17,8 +17,9 @@ from telegram.request import BaseRequest
 
 from bot.chats import ChatRegistry
 from bot.context import BotState, Services, TagwireApplication, TagwireContext
+from bot.delivery.config import DeliveryConfig
 from bot.delivery.edits import EditConfig, EditWorker, PtbEditor
-from bot.delivery.engine import DeliveryConfig, DeliveryEngine
+from bot.delivery.engine import DeliveryEngine
 from bot.delivery.ratelimit import ReplyAccounting, SendBudget
 from bot.delivery.request import AiohttpRequest
 from bot.delivery.retry import until_telegram_answers

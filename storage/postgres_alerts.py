@@ -5,27 +5,17 @@ transaction helper; the same answers as storage/sqlite_alerts.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from storage.models import Incident
+from storage.postgres_pool import PostgresConnections
 from storage.sqlite_alerts import MAX_DETAIL_LENGTH, incident
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
 
-T = TypeVar("T")
 
-
-class PostgresAlertsMixin:
-    if TYPE_CHECKING:
-        # Provided by PostgresStore.
-        async def _write(self, body: Callable[[asyncpg.Connection], Awaitable[T]]) -> T: ...
-
-        async def _fetch(self, sql: str, *args: object) -> list[Any]: ...
-
-        async def _fetchrow(self, sql: str, *args: object) -> Any | None: ...
-
+class PostgresAlertsMixin(PostgresConnections):
     async def oldest_due_pending(self, now: float) -> float | None:
         # The partial index deliveries_due (due_at, id) answers this from its first entry.
         row = await self._fetchrow(

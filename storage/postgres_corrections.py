@@ -5,9 +5,9 @@ describes them: the same rows and rules, edits claimed with FOR UPDATE SKIP LOCK
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from storage.models import (
     SKIPPED_RETRACTED,
@@ -24,6 +24,7 @@ from storage.models import (
 )
 from storage.postgres_ingest import INGEST_LOCK, IngestBatch
 from storage.postgres_newsroom import _LINK_STORIES
+from storage.postgres_pool import PostgresConnections
 from storage.postgres_search import search_vector
 from storage.sqlite_corrections import apply_changes, edit_figures, edit_job
 from storage.sqlite_newsroom import tag_pairs, tags_column
@@ -31,7 +32,6 @@ from storage.sqlite_newsroom import tag_pairs, tags_column
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
 
-T = TypeVar("T")
 
 _QUEUE_EDITS = """
 INSERT INTO edits (delivery_id, article_id, action, revision, status, due_at, created_at)
@@ -61,15 +61,9 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class PostgresCorrectionsMixin:
+class PostgresCorrectionsMixin(PostgresConnections):
     if TYPE_CHECKING:
         # Provided by PostgresStore (and its newsroom mixin).
-        async def _write(self, body: Callable[[asyncpg.Connection], Awaitable[T]]) -> T: ...
-
-        async def _fetch(self, sql: str, *args: object) -> list[Any]: ...
-
-        async def _fetchrow(self, sql: str, *args: object) -> Any | None: ...
-
         async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
         @staticmethod

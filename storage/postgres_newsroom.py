@@ -10,17 +10,17 @@ so each story is released, and fanned out, by exactly one transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from storage.models import SKIPPED_MUTED, Article, ReleasedStory, ScheduledStory, StoryReport
 from storage.postgres_ingest import INGEST_LOCK, IngestBatch
+from storage.postgres_pool import PostgresConnections
 from storage.sqlite_newsroom import FAILURE_REASONS, scheduled_story, stored_story
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
 
-T = TypeVar("T")
 
 _SCHEDULE_COLUMNS = (
     "a.id, a.url, a.title, a.teaser, a.source, a.published_at, a.image, "
@@ -45,15 +45,9 @@ WHERE t.id = c.tag_id
 """
 
 
-class PostgresNewsroomMixin:
+class PostgresNewsroomMixin(PostgresConnections):
     if TYPE_CHECKING:
         # Provided by PostgresStore.
-        async def _write(self, body: Callable[[asyncpg.Connection], Awaitable[T]]) -> T: ...
-
-        async def _fetch(self, sql: str, *args: object) -> list[Any]: ...
-
-        async def _fetchrow(self, sql: str, *args: object) -> Any | None: ...
-
         async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
     async def release_due(self, now: float, limit: int) -> list[ReleasedStory]:

@@ -6,16 +6,16 @@ same answers as storage/sqlite_operators.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from storage.models import Feed, OutboxFigures, Tag
+from storage.postgres_pool import PostgresConnections
 from storage.sqlite_operators import MAX_ERROR_LENGTH, pauses
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
 
-T = TypeVar("T")
 
 _FEED_COLUMNS = (
     "id, url, tags, etag, last_modified, primed, created_at, last_polled_at, "
@@ -42,15 +42,7 @@ def _feed(row: Any) -> Feed:
     )
 
 
-class PostgresOperatorsMixin:
-    if TYPE_CHECKING:
-        # Provided by PostgresStore.
-        async def _write(self, body: Callable[[asyncpg.Connection], Awaitable[T]]) -> T: ...
-
-        async def _fetch(self, sql: str, *args: object) -> list[Any]: ...
-
-        async def _fetchrow(self, sql: str, *args: object) -> Any | None: ...
-
+class PostgresOperatorsMixin(PostgresConnections):
     async def outbox_figures(self) -> OutboxFigures:
         row = await self._fetchrow(
             "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'"

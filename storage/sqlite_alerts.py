@@ -6,14 +6,13 @@ transaction helper.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from storage.models import Incident
+from storage.sqlite_connections import SqliteConnections
 
 if TYPE_CHECKING:
-    import aiosqlite
+    pass
 
 # An incident's detail is a line for the logs and the admins, not a document.
 MAX_DETAIL_LENGTH = 500
@@ -23,17 +22,7 @@ def incident(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
     return Incident(key=row[0], started_at=row[1], detail=row[2], announced_at=row[3])
 
 
-class SqliteAlertsMixin:
-    if TYPE_CHECKING:
-        # Provided by SqliteStore.
-        def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...
-
-        async def _read_one(
-            self, sql: str, params: Sequence[object] = ()
-        ) -> sqlite3.Row | None: ...
-
+class SqliteAlertsMixin(SqliteConnections):
     async def oldest_due_pending(self, now: float) -> float | None:
         # The partial index deliveries_due (due_at, id) answers this from its first entry.
         row = await self._read_one(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from storage.models import (
     StoryChanges,
     StoryReport,
 )
+from storage.sqlite_connections import SqliteConnections
 from storage.sqlite_newsroom import tag_pairs, tags_column
 
 if TYPE_CHECKING:
@@ -136,17 +136,9 @@ def edit_figures(
     )
 
 
-class SqliteCorrectionsMixin:
+class SqliteCorrectionsMixin(SqliteConnections):
     if TYPE_CHECKING:
         # Provided by SqliteStore (and its newsroom mixin).
-        def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...
-
-        async def _read_one(
-            self, sql: str, params: Sequence[object] = ()
-        ) -> sqlite3.Row | None: ...
-
         async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
         @staticmethod

@@ -19,7 +19,6 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from storage.models import (
     ScheduledStory,
     StoryReport,
 )
+from storage.sqlite_connections import SqliteConnections
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -114,17 +114,9 @@ async def hold_stories(
     )
 
 
-class SqliteNewsroomMixin:
+class SqliteNewsroomMixin(SqliteConnections):
     if TYPE_CHECKING:
         # Provided by SqliteStore.
-        def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...
-
-        async def _read_one(
-            self, sql: str, params: Sequence[object] = ()
-        ) -> sqlite3.Row | None: ...
-
         async def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
         @staticmethod

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from storage.models import Feed, OutboxFigures, Tag
+from storage.sqlite_connections import SqliteConnections
 
 if TYPE_CHECKING:
-    import aiosqlite
+    pass
 
 # Long enough for any error worth reading; a feed cannot fill the table with one.
 MAX_ERROR_LENGTH = 500
@@ -45,17 +45,7 @@ def pauses(failures: int, pause_after: int) -> bool:
     return pause_after > 0 and failures > 0 and failures % pause_after == 0
 
 
-class SqliteOperatorsMixin:
-    if TYPE_CHECKING:
-        # Provided by SqliteStore.
-        def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        async def _read_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...
-
-        async def _read_one(
-            self, sql: str, params: Sequence[object] = ()
-        ) -> sqlite3.Row | None: ...
-
+class SqliteOperatorsMixin(SqliteConnections):
     async def outbox_figures(self) -> OutboxFigures:
         row = await self._read_one(
             "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'"

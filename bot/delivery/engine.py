@@ -18,17 +18,19 @@ import itertools
 import logging
 import re
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.delivery.compose import Message, Stories, digest_heading, grouping
+from bot.delivery.config import DeliveryConfig
 from bot.delivery.ratelimit import SendBudget
 from bot.delivery.schedule import release_time
 from bot.delivery.sender import Failure, FailureKind, Sender, classify
-from bot.texts.formatting import render_caption, render_digest, render_teaser
-from bot.texts.replies import DEFAULT_LANGUAGE, plain
+from bot.texts.formatting import render_digest
+from bot.texts.replies import DEFAULT_LANGUAGE
 from storage.base import StorageUnavailable, Store
 from storage.models import (
     SKIPPED_MUTED,
@@ -40,8 +42,6 @@ from storage.models import (
     DeliveryStatus,
     DeliveryUpdate,
     PendingDelivery,
-    PictureMode,
-    is_web_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,33 +55,6 @@ BURST_THRESHOLD = 3
 DIGEST_QUEUE = 200
 # Seconds before a chat whose end (blocked, migrated) could not be written is tried again.
 STORAGE_RETRY = 5.0
-_ARTICLE_CACHE = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryConfig:
-    rate_limit: float = 25.0
-    private_interval: float = 1.0
-    group_interval: float = 3.0
-    poll_interval: float = 1.0
-    claim_batch: int = 500
-    # Rows beyond this many per chat wait in the database, so one busy chat cannot crowd out
-    # the others (memory is bounded by claim_batch either way).
-    per_chat_queue: int = 10
-    max_attempts: int = 10
-    max_backoff: float = 300.0
-    # Longest wait between two probes of an unreachable Telegram: the delay, at worst,
-    # between its return and the first delivery after it.
-    outage_max_backoff: float = 15.0
-    flush_interval: float = 0.1
-    flush_size: int = 200
-    lease: float = 3600.0
-    shutdown_grace: float = 10.0
-
-    @property
-    def max_in_flight(self) -> int:
-        # Enough overlapping requests to hold the rate with calls of up to two seconds.
-        return max(8, min(512, int(self.rate_limit * 2)))
 
 
 @dataclass
@@ -95,21 +68,6 @@ class _Lane:
     ready_at: float = 0.0
     busy: bool = False
     scheduled_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    """What one send carries: a teaser, or a digest of several deliveries. A teaser with a
-    picture is a `photo` with its `caption` (`text` stays ready in case Telegram refuses the
-    photo), or the text with the `picture` URL as a large preview above it."""
-
-    deliveries: tuple[PendingDelivery, ...]
-    text: str
-    link_preview: bool
-    thread_id: int
-    photo: str | None = None
-    caption: str = ""
-    picture: str | None = None
 
 
 @dataclass
@@ -171,14 +129,7 @@ class DeliveryEngine:
         self._sequence = itertools.count()
         self._queued = 0
         self._claimed_ids: set[int] = set()
-        self._articles: OrderedDict[int, Article] = OrderedDict()
-        self._teasers: dict[tuple[int, str], str] = {}
-        self._captions: dict[tuple[int, str], str | None] = {}
-        # Stories whose picture Telegram refused in this run: the rest of their deliveries go
-        # out as text at once, rather than as a photo Telegram refuses again.
-        self._refused_pictures: OrderedDict[int, None] = OrderedDict()
-        # Retracted stories (bot/delivery/edits tells): none of their deliveries goes out.
-        self._withdrawn: OrderedDict[int, None] = OrderedDict()
+        self._stories = Stories()
         # Outcomes a stop could not write (the database was away) are kept for the next run,
         # which writes them before it claims anything: a send Telegram accepted is not repeated.
         self._results: list[DeliveryUpdate] = list(getattr(self, "_results", []))
@@ -224,9 +175,7 @@ class DeliveryEngine:
     def withdraw(self, article_id: int) -> None:
         """The story was retracted: what the engine holds of it is not sent (skipped), nor
         anything it claims later."""
-        self._withdrawn[article_id] = None
-        while len(self._withdrawn) > _ARTICLE_CACHE:
-            self._withdrawn.popitem(last=False)
+        self._stories.withdraw(article_id)
         for lane in self._lanes.values():
             kept = [d for d in lane.queue if d.article_id != article_id]
             if len(kept) == len(lane.queue):
@@ -438,7 +387,7 @@ class DeliveryEngine:
 
     # Composing messages
 
-    async def _compose(self, lane: _Lane) -> _Message:
+    async def _compose(self, lane: _Lane) -> Message:
         """Take the next message off the lane: a digest, a burst of stories, or one teaser."""
         head = lane.queue[0]
         run: list[PendingDelivery] = []
@@ -454,109 +403,27 @@ class DeliveryEngine:
             and len(run) > BURST_THRESHOLD
         )
         if combine:
-            articles = [self._articles[d.article_id] for d in run if d.article_id in self._articles]
-            if len(articles) == len(run):
-                heading = self._digest_heading(
-                    settings, len(run), held=head.held, language=language
+            articles = [self._stories.get(d.article_id) for d in run]
+            if all(article is not None for article in articles):
+                heading = digest_heading(settings, len(run), held=head.held, language=language)
+                followed = await self._store.followed_tags(lane.chat_id, head.thread_id)
+                text, count = render_digest(
+                    heading, [a for a in articles if a is not None], grouping(followed)
                 )
-                group_of = await self._grouping(lane.chat_id, head.thread_id)
-                text, count = render_digest(heading, articles, group_of)
                 if count > 1:
                     taken = tuple(self._take(lane, count))
-                    return _Message(taken, text, False, head.thread_id)
+                    return Message(taken, text, False, head.thread_id)
         (delivery,) = self._take(lane, 1)
-        article = self._articles.get(delivery.article_id)
-        if article is not None and article.image is not None:
-            return self._with_picture(delivery, article.image, settings, language)
-        return _Message(
-            (delivery,),
-            self._teaser(delivery.article_id, language),
-            settings.link_previews,
-            delivery.thread_id,
-        )
-
-    def _with_picture(
-        self, delivery: PendingDelivery, image: str, settings: ChatSettings, language: str
-    ) -> _Message:
-        """A teaser with its story's picture, in the form the chat chose: a photo with the
-        teaser as its caption, or the text with the picture as a large preview above it. A
-        file_id can only be a photo, and a caption that cannot hold the link and the tags
-        gives way to the preview; a chat that wants no pictures, or a picture Telegram
-        refused, gets the text teaser."""
-        text = self._teaser(delivery.article_id, language)
-        mode = settings.pictures
-        if mode is PictureMode.OFF or delivery.article_id in self._refused_pictures:
-            return _Message((delivery,), text, settings.link_previews, delivery.thread_id)
-        web = is_web_image(image)
-        if mode is PictureMode.PHOTO or not web:
-            caption = self._caption(delivery.article_id, language)
-            if caption is not None:
-                return _Message(
-                    (delivery,),
-                    text,
-                    settings.link_previews,
-                    delivery.thread_id,
-                    photo=image,
-                    caption=caption,
-                )
-        if web:
-            return _Message((delivery,), text, True, delivery.thread_id, picture=image)
-        return _Message((delivery,), text, settings.link_previews, delivery.thread_id)
-
-    def _caption(self, article_id: int, language: str) -> str | None:
-        key = (article_id, language)
-        if key not in self._captions:
-            if len(self._captions) >= _ARTICLE_CACHE:
-                self._captions.clear()
-            self._captions[key] = render_caption(
-                self._articles[article_id], read_more=plain("read_more", language)
-            )
-        return self._captions[key]
+        return self._stories.teaser_message(delivery, settings, language)
 
     def _take(self, lane: _Lane, count: int) -> list[PendingDelivery]:
         taken = [lane.queue.popleft() for _ in range(count)]
         self._queued -= count
         return taken
 
-    @staticmethod
-    def _digest_heading(settings: ChatSettings, count: int, *, held: bool, language: str) -> str:
-        if not held:
-            return plain("burst_heading", language, count=count)
-        if settings.mode is DeliveryMode.HOURLY:
-            return plain("digest_heading_hourly", language, count=count)
-        if settings.mode is DeliveryMode.DAILY:
-            return plain("digest_heading_daily", language, count=count)
-        return plain("digest_heading_quiet", language, count=count)
-
-    async def _grouping(self, chat_id: int, thread_id: int) -> Callable[[Article], str]:
-        """Group a digest's stories by the first of their tags the chat follows."""
-        followed = {
-            tag.key: tag.name for tag in await self._store.followed_tags(chat_id, thread_id)
-        }
-
-        def group_of(article: Article) -> str:
-            for name in article.tags:
-                key = name.casefold()
-                if key in followed:
-                    return followed[key]
-            return article.tags[0] if article.tags else ""
-
-        return group_of
-
-    def _teaser(self, article_id: int, language: str) -> str:
-        key = (article_id, language)
-        text = self._teasers.get(key)
-        if text is None:
-            text = render_teaser(self._articles[article_id], read_more=plain("read_more", language))
-            if len(self._teasers) >= _ARTICLE_CACHE:
-                # Rendering is cheap; a bounded cache matters more than keeping every entry.
-                self._teasers.clear()
-            self._teasers[key] = text
-        return text
-
     # Sending and its outcomes
 
-    async def _send(self, lane: _Lane, message: _Message) -> None:
+    async def _send(self, lane: _Lane, message: Message) -> None:
         try:
             try:
                 if message.photo is None:
@@ -592,7 +459,7 @@ class DeliveryEngine:
             self._schedule(lane)
             self._wake.set()
 
-    async def _send_photo(self, lane: _Lane, message: _Message, photo: str) -> int | None:
+    async def _send_photo(self, lane: _Lane, message: Message, photo: str) -> int | None:
         """The photo; when Telegram refuses it (a URL it cannot fetch, not a picture, a file_id
         it does not know), the text teaser at once: no message was made, so the story goes
         out once, and is never lost to its picture. Any other error is the send's."""
@@ -606,15 +473,12 @@ class DeliveryEngine:
                 raise
         article_id = message.deliveries[0].article_id
         self.counters.pictures_refused += 1
-        if article_id not in self._refused_pictures:
+        if self._stories.refuse_picture(article_id):
             logger.warning(
                 "Telegram refused the picture of story %s (%s): it goes out as text",
                 article_id,
                 failure.description,
             )
-            self._refused_pictures[article_id] = None
-            while len(self._refused_pictures) > _ARTICLE_CACHE:
-                self._refused_pictures.popitem(last=False)
         # The text is a second request: it takes a slot of the overall budget too.
         self._budget.take()
         return await self._sender.send_message(
@@ -624,7 +488,7 @@ class DeliveryEngine:
             thread_id=message.thread_id or None,
         )
 
-    async def _handle_failure(self, lane: _Lane, message: _Message, failure: Failure) -> None:
+    async def _handle_failure(self, lane: _Lane, message: Message, failure: Failure) -> None:
         self.counters.count_failure(failure.kind)
         if self._on_failure is not None:
             for delivery in message.deliveries:
@@ -667,7 +531,7 @@ class DeliveryEngine:
             self._handle_transient(lane, message, failure, now)
 
     def _handle_transient(
-        self, lane: _Lane, message: _Message, failure: Failure, now: float
+        self, lane: _Lane, message: Message, failure: Failure, now: float
     ) -> None:
         self._failures_in_a_row += 1
         if self._failures_in_a_row >= OUTAGE_AFTER_FAILURES:
@@ -707,7 +571,7 @@ class DeliveryEngine:
             self._note_attempt(delivery, failure.description)
         self._requeue_front(lane, retried)
 
-    def _retry_when_stored(self, lane: _Lane, message: _Message, error: StorageUnavailable) -> None:
+    def _retry_when_stored(self, lane: _Lane, message: Message, error: StorageUnavailable) -> None:
         """The chat's end could not be written: keep its messages and try the send again
         later, when Telegram will answer the same and the database may take it."""
         self._storage_failed(error)
@@ -742,11 +606,11 @@ class DeliveryEngine:
         )
 
     def _requeue_front(self, lane: _Lane, deliveries: Sequence[PendingDelivery]) -> None:
-        withdrawn = [d for d in deliveries if d.article_id in self._withdrawn]
+        withdrawn = [d for d in deliveries if self._stories.withdrawn(d.article_id)]
         for delivery in withdrawn:
             self._finish(delivery, DeliveryStatus.SKIPPED, SKIPPED_RETRACTED)
         if withdrawn:
-            deliveries = [d for d in deliveries if d.article_id not in self._withdrawn]
+            deliveries = [d for d in deliveries if not self._stories.withdrawn(d.article_id)]
         lane.queue.extendleft(reversed(deliveries))
         self._queued += len(deliveries)
 
@@ -774,7 +638,7 @@ class DeliveryEngine:
         if len(self._results) >= self._config.flush_size:
             self._flushed.set()
 
-    async def _drop_chat(self, lane: _Lane, message: _Message, reason: str) -> None:
+    async def _drop_chat(self, lane: _Lane, message: Message, reason: str) -> None:
         async with self._storage_lock:
             # Write the outcomes first, so messages that did reach the chat stay marked sent.
             await self._flush()
@@ -786,7 +650,7 @@ class DeliveryEngine:
         self._queued -= len(lane.queue)
         lane.queue.clear()
 
-    async def _move_chat(self, lane: _Lane, message: _Message, new_chat_id: int) -> None:
+    async def _move_chat(self, lane: _Lane, message: Message, new_chat_id: int) -> None:
         async with self._storage_lock:
             await self._flush()
             await self._store.migrate_chat(lane.chat_id, new_chat_id)
@@ -850,11 +714,11 @@ class DeliveryEngine:
             chat = prefs.get(delivery.chat_id) or ChatPrefs(
                 delivery.chat_id, delivery.chat_type, ChatSettings()
             )
-            article = self._articles.get(delivery.article_id)
+            article = self._stories.get(delivery.article_id)
             if article is None:
                 self._finish(delivery, DeliveryStatus.FAILED, "the story no longer exists")
                 continue
-            if delivery.article_id in self._withdrawn:
+            if self._stories.withdrawn(delivery.article_id):
                 self._finish(delivery, DeliveryStatus.SKIPPED, SKIPPED_RETRACTED)
                 continue
             if chat.muted and mutes(article, chat.muted):
@@ -900,23 +764,9 @@ class DeliveryEngine:
     async def _load_articles(self, article_ids: set[int]) -> None:
         # Read again at every claim (a few stories): a correction must reach the deliveries
         # still pending, and a retracted story must not go out.
-        fresh = await self._store.get_articles(list(article_ids))
-        for article_id, article in fresh.items():
-            cached = self._articles.get(article_id)
-            if cached is not None and cached != article:
-                for language in {key[1] for key in self._teasers if key[0] == article_id} | {
-                    key[1] for key in self._captions if key[0] == article_id
-                }:
-                    self._teasers.pop((article_id, language), None)
-                    self._captions.pop((article_id, language), None)
-            self._articles[article_id] = article
+        self._stories.update(await self._store.get_articles(list(article_ids)), article_ids)
         for article_id in await self._store.retracted_among(list(article_ids)):
-            self._withdrawn[article_id] = None
-        for article_id in article_ids:
-            if article_id in self._articles:
-                self._articles.move_to_end(article_id)
-        while len(self._articles) > _ARTICLE_CACHE:
-            self._articles.popitem(last=False)
+            self._stories.withdraw(article_id)
 
     def _forget_idle_lanes(self) -> None:
         now = time.monotonic()

@@ -6,66 +6,23 @@ it). A missing Chromium fails these tests with a clear message instead of skippi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Page, expect
 
 from bot.sandbox import Sandbox
 from bot.sandbox.cast import ALICE, BOB, NEWSROOM
 from tests.support.harness import ROOT
-from tests.support.sandbox import running_sandbox
+from tests.support.sandbox_page import bot_messages, chat_item, type_in
 
 ARTIFACTS = ROOT / "test-artifacts"
-VIEWPORT = {"width": 1440, "height": 900}
-# Waits for the page to show what the bot did; generous because CI machines are slow.
-TIMEOUT_MS = 10_000
 
 STORY_URL = "https://news.example.com/sandbox/tokyo-driverless-metro"
 STORY_TITLE = "Tokyo opens its first driverless metro line"
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with running_sandbox(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def page(browser: Browser, sandbox: Sandbox) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(f"console: {message.text}") if message.type == "error" else None
-        ),
-    )
-    await page.goto(sandbox.url)
-    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    try:
-        yield page
-    finally:
-        await context.close()
-    assert problems == []
-
-
-def chat_item(page: Page, chat_id: int) -> Locator:
-    return page.locator(f'.chat-item[data-chat-id="{chat_id}"]')
-
-
-def bot_messages(page: Page) -> Locator:
-    return page.locator("#messages .msg.bot")
-
-
-async def say(page: Page, text: str) -> None:
-    await page.fill("#composer-input", text)
-    await page.press("#composer-input", "Enter")
-    await expect(page.locator("#messages .msg.user.out .text").last).to_have_text(text)
+def page(sandbox_page: Page) -> Page:
+    return sandbox_page
 
 
 async def push_story(page: Page, url: str, title: str, teaser: str, tags: str) -> None:
@@ -80,7 +37,7 @@ async def test_a_reader_follows_gets_a_story_unfollows_and_a_group_refuses_a_non
     page: Page,
 ) -> None:
     await chat_item(page, ALICE).click()
-    await say(page, "/follow Japan")
+    await type_in(page, "/follow Japan")
     await expect(bot_messages(page).last).to_contain_text("Now following Japan")
 
     await push_story(
@@ -101,7 +58,7 @@ async def test_a_reader_follows_gets_a_story_unfollows_and_a_group_refuses_a_non
     await expect(delivery).to_contain_text("→ Alice")
     await expect(delivery).to_contain_text(STORY_TITLE)
 
-    await say(page, "/following")
+    await type_in(page, "/following")
     following = bot_messages(page).last
     await expect(following).to_contain_text("Tags you follow (1)")
     message_id = await following.get_attribute("data-message-id")
@@ -116,12 +73,12 @@ async def test_a_reader_follows_gets_a_story_unfollows_and_a_group_refuses_a_non
 
     await chat_item(page, NEWSROOM).click()
     await page.select_option("#as-member", str(BOB))
-    await say(page, "/follow Japan")
+    await type_in(page, "/follow Japan")
     await expect(bot_messages(page).last.locator(".text")).to_have_text(
         "Only this group's admins can change what it follows."
     )
     await page.select_option("#as-member", str(ALICE))
-    await say(page, "/follow Japan")
+    await type_in(page, "/follow Japan")
     await expect(bot_messages(page).last).to_contain_text("Now following Japan")
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -131,7 +88,7 @@ async def test_a_reader_follows_gets_a_story_unfollows_and_a_group_refuses_a_non
 
 async def test_story_fields_are_shown_as_text_never_as_markup(page: Page) -> None:
     await chat_item(page, BOB).click()
-    await say(page, "/follow Japan")
+    await type_in(page, "/follow Japan")
     title = '<img src=x onerror="window.injected=1"> <script>window.injected=2</script> & co'
     await push_story(page, "https://news.example.com/sandbox/markup", title, "", "Japan")
     teaser = bot_messages(page).last
@@ -182,7 +139,7 @@ async def test_the_fault_switches_make_the_emulator_answer_429_and_403(
     page: Page, sandbox: Sandbox
 ) -> None:
     await chat_item(page, ALICE).click()
-    await say(page, "/follow Japan")
+    await type_in(page, "/follow Japan")
     await expect(bot_messages(page).last).to_contain_text("Now following Japan")
 
     await page.click("#next-429")
@@ -210,5 +167,5 @@ async def test_the_fault_switches_make_the_emulator_answer_429_and_403(
     assert sandbox.emulator.is_blocked(ALICE)
 
     # Writing to the bot unblocks it, and the switch follows.
-    await say(page, "/start")
+    await type_in(page, "/start")
     await expect(page.locator("#block-toggle")).not_to_be_checked()

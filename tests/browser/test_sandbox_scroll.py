@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.sandbox import Sandbox
 from bot.sandbox.cast import ALICE
 from bot.settings import Settings
 from tests.support.harness import EXAMPLES, FAST_SETTINGS
+from tests.support.sandbox_page import bot_messages, say
 
 # A small window, so that an answer such as /help's is taller than what is left below the
 # reader's own message.
@@ -37,19 +38,6 @@ async def page(browser: Browser, tmp_path: Path) -> AsyncIterator[Page]:
         finally:
             await context.close()
         assert problems == []
-
-
-def bot_messages(page: Page) -> Locator:
-    return page.locator("#messages .msg.bot")
-
-
-async def say(page: Page, text: str) -> Locator:
-    """Send `text` and return the bot's answer once it is on the page."""
-    before = await bot_messages(page).count()
-    await page.fill("#composer-input", text)
-    await page.press("#composer-input", "Enter")
-    await expect(bot_messages(page)).to_have_count(before + 1)
-    return bot_messages(page).nth(before)
 
 
 async def at_the_end(page: Page) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.engine import DeliveryConfig
+from bot.delivery.config import DeliveryConfig
 from bot.emulator import BotApiEmulator
 from tests.support.balancer import RoundRobinBalancer
 from tests.support.faults import BotProcess, received, report, seed, size, story, tally

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.delivery.engine import DeliveryConfig
+from bot.delivery.config import DeliveryConfig
 from bot.emulator import BotApiEmulator
 from storage.models import NewArticle
 from storage.sqlite import SqliteStore

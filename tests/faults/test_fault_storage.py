@@ -145,7 +145,7 @@ async def test_a_lock_longer_than_the_busy_timeout_gets_clear_answers_then_recov
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("storage.sqlite.BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setattr("storage.sqlite_connections.BUSY_TIMEOUT_MS", 300)
     readers = list(range(920_001, 920_041))
     await seed(database, emulator, {chat: ["Japan"] for chat in readers})
     emulator.add_user(ASKER)

@@ -11,7 +11,8 @@ from typing import Any
 
 from telegram.error import BadRequest
 
-from bot.delivery.engine import DeliveryConfig, DeliveryEngine
+from bot.delivery.config import DeliveryConfig
+from bot.delivery.engine import DeliveryEngine
 from bot.emulator import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, parse_html, utf16_length
 from storage.base import Store
 from storage.models import PendingDelivery

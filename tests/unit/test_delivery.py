@@ -14,7 +14,8 @@ from telegram.error import (
     RetryAfter,
 )
 
-from bot.delivery.engine import OUTAGE_AFTER_FAILURES, DeliveryConfig, DeliveryEngine
+from bot.delivery.config import DeliveryConfig
+from bot.delivery.engine import OUTAGE_AFTER_FAILURES, DeliveryEngine
 from bot.delivery.ratelimit import SendBudget
 from storage.models import ChatSettings
 from storage.sqlite import SqliteStore
