@@ -220,3 +220,25 @@ def test_delivery_benchmark_runs_every_contender(
         details["broadcast_aiohttp"][0]["standin"]["accepted"]
         == (report["params"]["broadcast_outbox"]["size"])
     )
+
+
+def test_pool_reset_benchmark_measures_both_pools(tmp_path: Path) -> None:
+    name = asyncio.run(create_database())
+    try:
+        stdout, report = run_bench(
+            "pool_reset",
+            "--database",
+            database_url(name),
+            "--rounds",
+            "2",
+            "--calls",
+            "20",
+            out=tmp_path,
+        )
+    finally:
+        asyncio.run(_drop_with_copies(name))
+    assert_well_formed("pool_reset", stdout, report)
+    measured = {row["metric"]: row["measured"] for row in report["rows"]}
+    for pool in ("asyncpg's reset", "no reset"):
+        assert measured[f"{pool}: /latest a second"] > 0
+        assert measured[f"{pool}: p99"] >= measured[f"{pool}: p50 of a /latest"] > 0
