@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,6 @@ ADMIN = 5001
 API_TOKEN = "test-ingest-token-0123456789"
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as feeds:
-        yield feeds
-
-
 def tagwire(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_tagwire(*args, env=environment(TAGWIRE_DATABASE=str(database)), cwd=ROOT)
 
@@ -63,9 +56,9 @@ async def wait_until(predicate: Any, timeout: float = 10.0) -> None:  # noqa: AS
 
 
 async def test_the_bot_polls_feeds_and_notifies_only_entries_after_the_backlog(
-    emulator: BotApiEmulator, server: FeedServer, database: Path, start_bot: StartBot
+    emulator: BotApiEmulator, feed_server: FeedServer, database: Path, start_bot: StartBot
 ) -> None:
-    url = server.serve("asia.xml", fixture("rss2.xml"), etag='"v1"')
+    url = feed_server.serve("asia.xml", fixture("rss2.xml"), etag='"v1"')
     added = await asyncio.to_thread(tagwire, database, "feeds", "add", url, "--tag", "Asia")
     assert added.returncode == 0, added.stderr
     async with start_bot(feed_interval=0.2):
@@ -78,15 +71,15 @@ async def test_the_bot_polls_feeds_and_notifies_only_entries_after_the_backlog(
 
         await wait_until(primed)
         # Polls go on every 0.2 s, conditional, and find nothing new.
-        await emulator.wait_for(lambda: len(server.requests_for("asia.xml")) >= 3)
-        assert server.requests_for("asia.xml")[-1]["if-none-match"] == '"v1"'
+        await emulator.wait_for(lambda: len(feed_server.requests_for("asia.xml")) >= 3)
+        assert feed_server.requests_for("asia.xml")[-1]["if-none-match"] == '"v1"'
         assert teasers(emulator, READER) == []
 
-        server.serve("asia.xml", fixture("rss2_next.xml"), etag='"v2"')
+        feed_server.serve("asia.xml", fixture("rss2_next.xml"), etag='"v2"')
         await emulator.wait_for(lambda: len(teasers(emulator, READER)) == 1)
         # Polled twice more since, and what those polls stored went out.
-        polls = len(server.requests_for("asia.xml"))
-        await emulator.wait_for(lambda: len(server.requests_for("asia.xml")) >= polls + 2)
+        polls = len(feed_server.requests_for("asia.xml"))
+        await emulator.wait_for(lambda: len(feed_server.requests_for("asia.xml")) >= polls + 2)
         await outbox_settled(emulator, database)
     [teaser] = teasers(emulator, READER)
     assert links(teaser) == ["https://news.example.com/asia/peace-treaty-draft"]
@@ -94,10 +87,10 @@ async def test_the_bot_polls_feeds_and_notifies_only_entries_after_the_backlog(
 
 
 async def test_a_failing_feed_shows_in_feeds_list_and_in_the_admins_feeds(
-    emulator: BotApiEmulator, server: FeedServer, database: Path, start_bot: StartBot
+    emulator: BotApiEmulator, feed_server: FeedServer, database: Path, start_bot: StartBot
 ) -> None:
-    broken = server.serve("down.xml", status=500)
-    working = server.serve("asia.xml", fixture("rss2.xml"))
+    broken = feed_server.serve("down.xml", status=500)
+    working = feed_server.serve("asia.xml", fixture("rss2.xml"))
     await asyncio.to_thread(tagwire, database, "feeds", "add", broken)
     await asyncio.to_thread(tagwire, database, "feeds", "add", working, "--tag", "Asia")
     emulator.add_user(ADMIN)
