@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from bot.errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from bot.intake.corrections_cli import add_corrections_parsers, run_corrections_command
 from bot.intake.feeds_cli import add_feeds_parser, run_feeds_command
 from bot.intake.stories_cli import add_stories_parsers, run_stories_command
@@ -20,10 +21,6 @@ from bot.leadership import INSTANCES_WINDOW
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import StorageUnavailable
-
-EXIT_OK = 0
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from storage.models import Tag
 
+# How a `tagwire` command ends: done; done in part (records rejected, a thing not found); refused.
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+
 
 class TagwireError(Exception):
     """Base of the errors that end a command with a clear answer instead of a traceback."""

@@ -9,13 +9,9 @@ import asyncio
 import sys
 from typing import Any
 
-from bot.errors import InvalidArticle
+from bot.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, InvalidArticle
 from bot.intake.corrections import Corrections, parse_changes
 from bot.settings import Settings
-
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
 
 
 def add_corrections_parsers(

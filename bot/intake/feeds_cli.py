@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from bot.errors import InvalidTag
+from bot.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, InvalidTag
 from bot.intake.opml import (
     MAX_OPML_BYTES,
     OpmlError,
@@ -25,9 +25,6 @@ from bot.settings import Settings
 from bot.tags import parse_tag
 from storage.models import Feed
 
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
 MAX_FEED_URL = 2048
 
 

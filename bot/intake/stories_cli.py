@@ -8,13 +8,11 @@ import asyncio
 import sys
 import time
 
+from bot.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from bot.settings import Settings
 from bot.texts.replies import plain
 from bot.texts.report import describe_schedule, report_lines, scheduled_line, when
 
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
 # Listed by `tagwire stories --scheduled`; more are counted.
 MAX_LISTED = 1000
 
