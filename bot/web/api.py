@@ -106,6 +106,19 @@ async def _drain(request: Request, already: int) -> None:
             return
 
 
+def _json_document(body: bytes) -> Any:
+    """The JSON document a request's body holds, or the 400 that says why it holds none. JSON
+    over HTTP is UTF-8 (RFC 8259); a byte order mark is tolerated."""
+    try:
+        return parse_json(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return _error(400, "the body is not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        return _error(
+            400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        )
+
+
 def _parse_limit(raw: str | None, default: int, maximum: int) -> int | None:
     if raw is None:
         return default
@@ -344,15 +357,9 @@ class OperatorApi:
             return _error(
                 400, "the body is empty: send a story as a JSON object, or an array of stories"
             )
-        try:
-            # JSON over HTTP is UTF-8 (RFC 8259); a byte order mark is tolerated.
-            document = parse_json(body.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            return _error(400, "the body is not UTF-8 text")
-        except json.JSONDecodeError as exc:
-            return _error(
-                400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            )
+        document = _json_document(body)
+        if isinstance(document, JSONResponse):
+            return document
         if not isinstance(document, dict | list):
             return _error(400, "the body must be a story (a JSON object) or an array of stories")
         records = list(records_of(document))
@@ -465,14 +472,9 @@ class OperatorApi:
             body = await read_body(request)
         except _BodyTooLarge:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-        try:
-            document = parse_json(body.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            return _error(400, "the body is not UTF-8 text")
-        except json.JSONDecodeError as exc:
-            return _error(
-                400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            )
+        document = _json_document(body)
+        if isinstance(document, JSONResponse):
+            return document
         if not isinstance(document, dict):
             return _error(400, "the body must be a JSON object with the fields to correct")
         try:
