@@ -43,20 +43,7 @@ async def test_killing_the_leader_mid_fan_out_loses_nothing_and_breaks_no_limit(
 
     instances: dict[str, BotProcess] = {}
     try:
-        for name in ("a", "b", "c"):
-            env = subprocess_env(
-                emulator,
-                postgres_url,
-                instance_name=name,
-                leader_check_interval=0.5,
-                **REAL_LIMITS,
-            )
-            instances[name] = await BotProcess(env, tmp_path).start()
-            if name == "a":
-                await instances["a"].wait_for_output(LEADS)
-        for name in ("b", "c"):
-            await instances[name].wait_for_output("tagwire is running")
-        assert [name for name, bot in instances.items() if LEADS in bot.output] == ["a"]
+        await _start_three(instances, emulator, postgres_url, tmp_path)
 
         url = story(1, "Japan")["url"]
         pushed = await push(postgres_url, [story(1, "Japan")])
@@ -110,22 +97,14 @@ async def test_webhook_instances_take_updates_in_turn_and_survive_the_leaders_de
     balancer = await RoundRobinBalancer([f"http://127.0.0.1:{port}" for port in ports]).start()
     instances: dict[str, BotProcess] = {}
     try:
-        for name, port in zip(("a", "b", "c"), ports, strict=True):
-            env = subprocess_env(
-                emulator,
-                postgres_url,
-                instance_name=name,
-                leader_check_interval=0.5,
-                http_port=port,
-                webhook_url=f"{balancer.url}/telegram/webhook",
-                **REAL_LIMITS,
-            )
-            instances[name] = await BotProcess(env, tmp_path).start()
-            if name == "a":
-                await instances["a"].wait_for_output(LEADS)
-        for name in ("b", "c"):
-            await instances[name].wait_for_output("tagwire is running")
-        assert [name for name, bot in instances.items() if LEADS in bot.output] == ["a"]
+        await _start_three(
+            instances,
+            emulator,
+            postgres_url,
+            tmp_path,
+            webhook_url=f"{balancer.url}/telegram/webhook",
+            http_ports=ports,
+        )
 
         # Readers' commands spread over the three.
         await _ask_latest(emulator, readers[:15])
@@ -173,6 +152,36 @@ async def test_webhook_instances_take_updates_in_turn_and_survive_the_leaders_de
         sent_before_kill=in_flight_at_kill,
         takeover=takeover,
     )
+
+
+async def _start_three(
+    instances: dict[str, BotProcess],
+    emulator: BotApiEmulator,
+    postgres_url: str,
+    tmp_path: Path,
+    *,
+    http_ports: list[int] | None = None,
+    **settings: object,
+) -> None:
+    """`tagwire run` as instances a, b and c (into `instances` as each starts, for the caller
+    to kill), a first so that it leads; each with its own HTTP port when given."""
+    for index, name in enumerate(("a", "b", "c")):
+        own = {"http_port": http_ports[index]} if http_ports is not None else {}
+        env = subprocess_env(
+            emulator,
+            postgres_url,
+            instance_name=name,
+            leader_check_interval=0.5,
+            **REAL_LIMITS,
+            **own,
+            **settings,
+        )
+        instances[name] = await BotProcess(env, tmp_path).start()
+        if name == "a":
+            await instances["a"].wait_for_output(LEADS)
+    for name in ("b", "c"):
+        await instances[name].wait_for_output("tagwire is running")
+    assert [name for name, bot in instances.items() if LEADS in bot.output] == ["a"]
 
 
 async def _new_leader(instances: dict[str, BotProcess], names: tuple[str, ...]) -> str:
