@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from storage.models import SKIPPED_MUTED, Article, ReleasedStory, ScheduledStory, StoryReport
 from storage.postgres_ingest import INGEST_LOCK, IngestBatch
 from storage.postgres_pool import PostgresConnections
-from storage.sqlite_newsroom import FAILURE_REASONS, scheduled_story, stored_story
+from storage.sqlite_newsroom import FAILURE_REASONS, scheduled_story, stored_story, story_report
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
@@ -204,19 +204,4 @@ class PostgresNewsroomMixin(PostgresConnections):
                 article_id,
                 half - 1,
             )
-        return StoryReport(
-            article=article,
-            schedule=schedule,
-            chats=chats,
-            sent=sent,
-            pending=int(row[2]),
-            held=int(row[3]),
-            skipped_muted=int(row[4]),
-            skipped_inactive=int(row[5]),
-            failed=int(row[6]),
-            failures=tuple((str(reason), int(count)) for reason, count in failures),
-            queued_at=row[7],
-            first_sent_at=row[8],
-            last_sent_at=row[9],
-            half_sent_at=None if half_row is None else half_row[0],
-        )
+        return story_report(article, schedule, row, failures, half_row)

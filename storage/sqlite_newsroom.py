@@ -49,6 +49,34 @@ _SCHEDULE_COLUMNS = (
 )
 
 
+def story_report(
+    article: Article,
+    schedule: ScheduledStory | None,
+    row: Sequence[Any],
+    failures: Sequence[Sequence[Any]],
+    half_row: Sequence[Any] | None,
+) -> StoryReport:
+    """The report from its figures as both backends read them: `row` holds chats, sent,
+    pending, held, skipped (muted, inactive), failed, queued, first and last send; `half_row`
+    the send that reached half of the chats."""
+    return StoryReport(
+        article=article,
+        schedule=schedule,
+        chats=int(row[0]),
+        sent=int(row[1]),
+        pending=int(row[2]),
+        held=int(row[3]),
+        skipped_muted=int(row[4]),
+        skipped_inactive=int(row[5]),
+        failed=int(row[6]),
+        failures=tuple((str(reason), int(count)) for reason, count in failures),
+        queued_at=row[7],
+        first_sent_at=row[8],
+        last_sent_at=row[9],
+        half_sent_at=None if half_row is None else half_row[0],
+    )
+
+
 def tags_column(tags: Sequence[tuple[str, str]]) -> str:
     """A scheduled story's tags as kept until its release: [name, key] pairs, as JSON."""
     return json.dumps([list(pair) for pair in tags], ensure_ascii=False)
@@ -259,19 +287,4 @@ class SqliteNewsroomMixin(SqliteConnections):
                 "ORDER BY finished_at LIMIT 1 OFFSET ?",
                 (article_id, half - 1),
             )
-        return StoryReport(
-            article=article,
-            schedule=schedule,
-            chats=chats,
-            sent=sent,
-            pending=int(row[2]),
-            held=int(row[3]),
-            skipped_muted=int(row[4]),
-            skipped_inactive=int(row[5]),
-            failed=int(row[6]),
-            failures=tuple((str(reason), int(count)) for reason, count in failures),
-            queued_at=row[7],
-            first_sent_at=row[8],
-            last_sent_at=row[9],
-            half_sent_at=None if half_row is None else half_row[0],
-        )
+        return story_report(article, schedule, row, failures, half_row)
