@@ -20,7 +20,7 @@ from bot.context import BotState, Services, TagwireApplication, TagwireContext
 from bot.delivery.config import DeliveryConfig
 from bot.delivery.edits import EditConfig, EditWorker, PtbEditor
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.ratelimit import ReplyAccounting, SendBudget
+from bot.delivery.ratelimit import ReplyAccounting, SendBudget, SendReports
 from bot.delivery.request import AiohttpRequest
 from bot.delivery.retry import until_telegram_answers
 from bot.delivery.sender import PtbSender
@@ -29,6 +29,7 @@ from bot.instance import AnotherInstanceRuns, Instance, default_instance_name, l
 from bot.intake.corrections import Corrections
 from bot.intake.ingest import Ingestor
 from bot.intake.release import NOTIFIED_LONGEST_SLEEP, StoryReleaser
+from bot.leadership import Role
 from bot.operators import (
     HttpService,
     OperatorStartError,
@@ -173,6 +174,14 @@ async def _post_init(application: TagwireApplication) -> None:
         ),
     )
     application.bot_data.services.ingestor.on_corrected = edits.wake
+    accounting = application.bot.rate_limiter
+    if store.shared and isinstance(accounting, ReplyAccounting):
+        # A follower's replies count against the leader's pace (bot/instance.py listens).
+        accounting.reports = SendReports(
+            application.bot_data.instance_name,
+            store.report_sends,
+            wanted=lambda: application.bot_data.role != Role.LEADER.value,
+        )
     try:
         await application.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
         for language in LANGUAGES:
@@ -220,6 +229,9 @@ async def _post_shutdown(application: TagwireApplication) -> None:
         if services.releaser is not None:
             await services.releaser.stop()
         await close_operators(application)
+        accounting = application.bot.rate_limiter
+        if isinstance(accounting, ReplyAccounting) and accounting.reports is not None:
+            await accounting.reports.stop()
         await services.store.close()
         application.bot_data.services = None
 

@@ -131,7 +131,15 @@ class Instance:
 
         # Stories taken in (or scheduled) by any instance wake this one at once (PostgreSQL's
         # NOTIFY).
-        await services.store.watch_outbox(wake)
+        budget = services.engine.budget
+        own_name = self.name
+
+        def sent_elsewhere(instance: str, count: int) -> None:
+            # Replies other instances sent: this one's deliveries make room for them.
+            if instance != own_name:
+                budget.take(count)
+
+        await services.store.watch_outbox(wake, sent_elsewhere)
         schedule_feed_polls(application)
         settings = application.bot_data.require_settings()
         if settings.admin_ids:

@@ -96,10 +96,21 @@ class Store(ABC):
     async def instances(self, since: float) -> list[InstanceSeen]:
         """The instances seen at or after `since`, leader first, then by name."""
 
-    async def watch_outbox(self, wake: Callable[[], None] | None) -> None:
-        """Call `wake` whenever any process queues deliveries; None stops. By default
-        nothing: with SQLite one process sends, and its engine finds what another process
-        (`tagwire push`) queued at its next poll of the outbox."""
+    async def watch_outbox(
+        self,
+        wake: Callable[[], None] | None,
+        sent_elsewhere: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Call `wake` whenever any process queues deliveries, and `sent_elsewhere(instance,
+        count)` whenever an instance reports messages it sent (report_sends); None stops. By
+        default nothing: with SQLite one process sends, and its engine finds what another
+        process (`tagwire push`) queued at its next poll of the outbox."""
+        return None
+
+    async def report_sends(self, instance: str, count: int) -> None:
+        """Tell the instance that watches the outbox that `instance` sent `count` messages
+        (replies to commands), so that its deliveries make room for them. By default nothing:
+        with SQLite the one process that sends counts its replies itself."""
         return None
 
     # Chats

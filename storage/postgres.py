@@ -59,7 +59,7 @@ from storage.models import (
 )
 from storage.postgres_alerts import PostgresAlertsMixin
 from storage.postgres_corrections import PostgresCorrectionsMixin
-from storage.postgres_ingest import OUTBOX_CHANNEL, IngestBatch
+from storage.postgres_ingest import OUTBOX_CHANNEL, SENDS_CHANNEL, IngestBatch
 from storage.postgres_listen import OutboxWatcher
 from storage.postgres_migrations import apply_migrations
 from storage.postgres_newsroom import PostgresNewsroomMixin
@@ -152,14 +152,24 @@ class PostgresStore(
         await self.watch_outbox(None)
         await super().close()
 
-    async def watch_outbox(self, wake: Callable[[], None] | None) -> None:
-        """Call `wake` whenever any process queues deliveries (LISTEN on a connection of its
-        own, see storage/postgres_listen.py); None stops."""
+    async def watch_outbox(
+        self,
+        wake: Callable[[], None] | None,
+        sent_elsewhere: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Call `wake` whenever any process queues deliveries, and `sent_elsewhere` whenever an
+        instance reports its sends (LISTEN on a connection of its own, see
+        storage/postgres_listen.py); None stops."""
         if self._watcher is not None:
             await self._watcher.stop()
             self._watcher = None
         if wake is not None:
-            self._watcher = OutboxWatcher(self.dsn, wake)
+            self._watcher = OutboxWatcher(self.dsn, wake, sent_elsewhere)
+
+    async def report_sends(self, instance: str, count: int) -> None:
+        await self._read(
+            "fetchval", "SELECT pg_notify($1, $2)", SENDS_CHANNEL, f"{instance} {count}"
+        )
 
     # Chats
 

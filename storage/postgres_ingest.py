@@ -26,6 +26,8 @@ INGEST_LOCK = 0x7461677769726502
 # Sent in the transaction of a fan-out that queued deliveries: `LISTEN tagwire_outbox` wakes a
 # delivery engine at once instead of at its next poll.
 OUTBOX_CHANNEL = "tagwire_outbox"
+# Replies sent by an instance, `<instance name> <count>`: the leader's deliveries make room.
+SENDS_CHANNEL = "tagwire_sends"
 
 
 def _id_array(ids: Iterable[int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -57,20 +57,71 @@ class SendBudget:
         """The monotonic time of the next free slot."""
         return self._next_slot
 
-    def take(self) -> None:
+    def take(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._take_one()
+
+    def _take_one(self) -> None:
         now = time.monotonic()
         self._next_slot = min(
             max(self._next_slot, now) + self._interval, now + max(MAX_DEBT, self._interval)
         )
 
 
+class SendReports:
+    """Tells the other instances how many replies this one sent (Store.report_sends), so that
+    the leader's deliveries make room for them as for its own: Telegram's limit is the bot's,
+    not the process's. The replies of one moment go in one report, after they went out; a
+    report that fails is logged and forgotten (the leader's pace has its margin)."""
+
+    def __init__(
+        self,
+        instance: str,
+        report: Callable[[str, int], Awaitable[None]],
+        *,
+        wanted: Callable[[], bool],
+    ) -> None:
+        self._instance = instance
+        self._report = report
+        # False while this instance leads: its engine counts its replies itself.
+        self._wanted = wanted
+        self._unreported = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def count(self) -> None:
+        if not self._wanted():
+            return
+        self._unreported += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._send(), name="tagwire-report-sends")
+
+    async def _send(self) -> None:
+        try:
+            while self._unreported:
+                # The replies of this moment, counted while the report was being sent too.
+                await asyncio.sleep(0)
+                count, self._unreported = self._unreported, 0
+                try:
+                    await self._report(self._instance, count)
+                except Exception as exc:
+                    logger.debug("could not report %d sends: %s", count, exc)
+        finally:
+            self._task = None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 class ReplyAccounting(BaseRateLimiter[str]):
     """Counts the bot's replies against the shared budget without delaying them, and sends a
     reply again when Telegram answers 429; deliveries (sent with rate_limit_args="delivery")
-    are counted and retried by the engine itself."""
+    are counted and retried by the engine itself. With several instances, `reports` tells
+    the others of each reply (bot/instance.py)."""
 
     def __init__(self, budget: SendBudget) -> None:
         self._budget = budget
+        self.reports: SendReports | None = None
 
     async def initialize(self) -> None:
         pass
@@ -94,6 +145,8 @@ class ReplyAccounting(BaseRateLimiter[str]):
         while True:
             if counted:
                 self._budget.take()
+                if self.reports is not None:
+                    self.reports.count()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

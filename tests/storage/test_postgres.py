@@ -333,3 +333,34 @@ async def test_a_word_longer_than_postgres_indexes_is_invalid_search(name: str) 
             await store.search('"' + "x" * 3000 + '"', 10)
     finally:
         await store.close()
+
+
+async def test_sends_reported_by_one_instance_reach_the_one_that_watches_the_outbox(
+    name: str,
+) -> None:
+    watching = await PostgresStore.open(database_url(name))
+    replying = await PostgresStore.open(database_url(name))
+    heard: list[tuple[str, int]] = []
+    woken = asyncio.Event()
+
+    def sent_elsewhere(instance: str, count: int) -> None:
+        heard.append((instance, count))
+
+    try:
+        await watching.watch_outbox(woken.set, sent_elsewhere)
+        await asyncio.wait_for(woken.wait(), 5)
+        await replying.report_sends("host-b:41", 3)
+        # An instance's name may hold spaces; the count is the last word.
+        await replying.report_sends("box 2", 1)
+        for _ in range(100):
+            if len(heard) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [("host-b:41", 3), ("box 2", 1)]
+        await watching.watch_outbox(None)
+        await replying.report_sends("host-b:41", 5)
+        await asyncio.sleep(0.3)
+        assert heard == [("host-b:41", 3), ("box 2", 1)]
+    finally:
+        await watching.close()
+        await replying.close()
