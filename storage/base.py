@@ -12,6 +12,7 @@ from storage.models import (
     ChatPrefs,
     ChatSettings,
     ChatSetup,
+    CombinedMessage,
     Correction,
     DeliveryUpdate,
     EditFigures,
@@ -324,6 +325,12 @@ class Store(ABC):
     async def finish_edits(self, results: Sequence[EditResult]) -> None:
         """Record edits' outcomes, ending their claims; an edit renewed meanwhile (a newer
         revision) stays pending instead."""
+
+    @abstractmethod
+    async def combined_message(self, chat_id: int, message_id: int) -> CombinedMessage | None:
+        """The message `message_id` of the chat as a combined message (a digest or a burst):
+        its stories in the order they were sent, its heading's kind and the edits pending for
+        any of them; None when no delivery of the chat has that message."""
 
     @abstractmethod
     async def story_edits(self, article_id: int) -> EditFigures | None:

@@ -381,6 +381,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE message_id IS NOT NULL",
         ),
     ),
+    Migration(
+        "0010_combined_messages",
+        (
+            # How a combined message's heading was made, on each of its deliveries (which share
+            # its message_id): 'burst', 'hourly', 'daily' or 'quiet', and its language. A
+            # correction renders the message again from its stories' current versions.
+            "ALTER TABLE deliveries ADD COLUMN digest_kind TEXT",
+            "ALTER TABLE deliveries ADD COLUMN digest_language TEXT",
+        ),
+    ),
 )
 
 

@@ -215,6 +215,10 @@ class DeliveryUpdate:
     held: bool = False
     # Telegram's id of the message that carried it, once sent (a digest's, for each story in it).
     message_id: int | None = None
+    # Sent inside a combined message (a digest or a burst): its heading's kind ('burst',
+    # 'hourly', 'daily', 'quiet') and language, so that a correction can render it again.
+    digest_kind: str | None = None
+    digest_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,8 +448,39 @@ class EditJob:
     message_id: int | None
     # When the teaser was sent (Unix seconds), for Telegram's 48 hours.
     sent_at: float | None
-    # Other stories went out in the same message (a digest).
+    # It went out inside a combined message (a digest or a burst): recorded as one, or other
+    # stories went out in the same message.
     shared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdit:
+    """A pending edit of one of a combined message's stories, as read with the message."""
+
+    id: int
+    article_id: int
+    action: EditAction
+    revision: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedMessage:
+    """One message that carried several stories (a digest or a burst), read again to render
+    it anew: its stories in the order they were sent, how its heading was made (None when an
+    older version sent it and did not record it) and the edits pending for any of them."""
+
+    chat_id: int
+    message_id: int
+    thread_id: int
+    article_ids: tuple[int, ...]
+    digest_kind: str | None
+    digest_language: str | None
+    # Its deliveries were held for a digest or quiet hours (not a burst).
+    held: bool
+    # When it was sent (Unix seconds), for Telegram's 48 hours.
+    sent_at: float | None
+    edits: tuple[MessageEdit, ...]
 
 
 @dataclass(frozen=True, slots=True)

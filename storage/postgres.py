@@ -960,7 +960,9 @@ class PostgresStore(
                 UPDATE deliveries SET status = $1, attempts = $2, due_at = $3,
                     last_error = COALESCE($4, last_error), finished_at = $5,
                     claimed_until = CASE WHEN $6 THEN NULL ELSE claimed_until END,
-                    held = held OR $7, message_id = COALESCE($9, message_id)
+                    held = held OR $7, message_id = COALESCE($9, message_id),
+                    digest_kind = COALESCE($10, digest_kind),
+                    digest_language = COALESCE($11, digest_language)
                 WHERE id = $8 AND status = 'pending'
                 """,
                 [
@@ -974,6 +976,8 @@ class PostgresStore(
                         bool(update.held),
                         update.id,
                         update.message_id,
+                        update.digest_kind,
+                        update.digest_language,
                     )
                     for update in updates
                 ],

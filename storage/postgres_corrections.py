@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from storage.models import (
     SKIPPED_RETRACTED,
     Article,
+    CombinedMessage,
     Correction,
     EditAction,
     EditFigures,
@@ -26,7 +27,13 @@ from storage.postgres_ingest import INGEST_LOCK, IngestBatch
 from storage.postgres_newsroom import _LINK_STORIES
 from storage.postgres_pool import PostgresConnections
 from storage.postgres_search import search_vector
-from storage.sqlite_corrections import apply_changes, edit_figures, edit_job
+from storage.sqlite_corrections import (
+    MESSAGE_STORIES,
+    apply_changes,
+    combined_message,
+    edit_figures,
+    edit_job,
+)
 from storage.sqlite_newsroom import tag_pairs, tags_column
 
 if TYPE_CHECKING:
@@ -48,10 +55,10 @@ ON CONFLICT (delivery_id) DO UPDATE SET action = excluded.action, revision = exc
 _JOB_COLUMNS = """
 e.id, e.delivery_id, e.article_id, e.action, e.revision, e.attempts, d.chat_id,
 COALESCE(c.type, 'private'), d.thread_id, d.status, d.message_id, d.finished_at,
-d.message_id IS NOT NULL AND EXISTS (
+d.message_id IS NOT NULL AND (d.digest_kind IS NOT NULL OR EXISTS (
     SELECT 1 FROM deliveries d2
     WHERE d2.chat_id = d.chat_id AND d2.message_id = d.message_id AND d2.id != d.id
-)
+))
 """
 
 
@@ -319,6 +326,12 @@ class PostgresCorrectionsMixin(PostgresConnections):
             )
 
         await self._write(body)
+
+    async def combined_message(self, chat_id: int, message_id: int) -> CombinedMessage | None:
+        rows = await self._fetch(
+            MESSAGE_STORIES.format(chat="$1", message="$2"), chat_id, message_id
+        )
+        return combined_message(chat_id, message_id, [tuple(row) for row in rows])
 
     async def story_edits(self, article_id: int) -> EditFigures | None:
         row = await self._fetchrow(

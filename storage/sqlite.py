@@ -1009,7 +1009,9 @@ class SqliteStore(
                 UPDATE deliveries SET status = ?, attempts = ?, due_at = ?,
                     last_error = COALESCE(?, last_error),
                     finished_at = ?, claimed_until = CASE WHEN ? THEN NULL ELSE claimed_until END,
-                    held = MAX(held, ?), message_id = COALESCE(?, message_id)
+                    held = MAX(held, ?), message_id = COALESCE(?, message_id),
+                    digest_kind = COALESCE(?, digest_kind),
+                    digest_language = COALESCE(?, digest_language)
                 WHERE id = ? AND status = 'pending'
                 """,
                 [
@@ -1022,6 +1024,8 @@ class SqliteStore(
                         update.release,
                         update.held,
                         update.message_id,
+                        update.digest_kind,
+                        update.digest_language,
                         update.id,
                     )
                     for update in updates

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 from storage.models import (
     SKIPPED_RETRACTED,
     Article,
+    CombinedMessage,
     Correction,
     EditAction,
     EditFigures,
     EditJob,
     EditResult,
+    MessageEdit,
     NewArticle,
     Retraction,
     StoryChanges,
@@ -60,10 +62,20 @@ ON CONFLICT (delivery_id) DO UPDATE SET action = excluded.action, revision = exc
 _JOB_COLUMNS = """
 e.id, e.delivery_id, e.article_id, e.action, e.revision, e.attempts, d.chat_id,
 COALESCE(c.type, 'private'), d.thread_id, d.status, d.message_id, d.finished_at,
-d.message_id IS NOT NULL AND EXISTS (
+d.message_id IS NOT NULL AND (d.digest_kind IS NOT NULL OR EXISTS (
     SELECT 1 FROM deliveries d2
     WHERE d2.chat_id = d.chat_id AND d2.message_id = d.message_id AND d2.id != d.id
-)
+))
+"""
+
+# A combined message's deliveries in the order the engine took them (its queue is claimed by
+# due_at, id), each with its story's pending edit (NULLs when none).
+MESSAGE_STORIES = """
+SELECT d.article_id, d.thread_id, d.digest_kind, d.digest_language, d.held, d.finished_at,
+    e.id, e.action, e.revision, e.attempts
+FROM deliveries d LEFT JOIN edits e ON e.delivery_id = d.id AND e.status = 'pending'
+WHERE d.chat_id = {chat} AND d.message_id = {message} AND d.status = 'sent'
+ORDER BY d.due_at, d.id
 """
 
 
@@ -83,6 +95,36 @@ def edit_job(row: sqlite3.Row | tuple[Any, ...]) -> EditJob:
         message_id=row[10],
         sent_at=row[11],
         shared=bool(row[12]),
+    )
+
+
+def combined_message(
+    chat_id: int, message_id: int, rows: Sequence[Sequence[Any]]
+) -> CombinedMessage | None:
+    """A CombinedMessage from the rows of MESSAGE_STORIES (either backend)."""
+    if not rows:
+        return None
+    recorded = next((row for row in rows if row[2] is not None), rows[0])
+    return CombinedMessage(
+        chat_id=chat_id,
+        message_id=message_id,
+        thread_id=int(rows[0][1]),
+        article_ids=tuple(int(row[0]) for row in rows),
+        digest_kind=recorded[2],
+        digest_language=recorded[3],
+        held=any(bool(row[4]) for row in rows),
+        sent_at=min((float(row[5]) for row in rows if row[5] is not None), default=None),
+        edits=tuple(
+            MessageEdit(
+                id=int(row[6]),
+                article_id=int(row[0]),
+                action=EditAction(row[7]),
+                revision=int(row[8]),
+                attempts=int(row[9]),
+            )
+            for row in rows
+            if row[6] is not None
+        ),
     )
 
 
@@ -375,6 +417,12 @@ class SqliteCorrectionsMixin(SqliteConnections):
                     for result in results
                 ],
             )
+
+    async def combined_message(self, chat_id: int, message_id: int) -> CombinedMessage | None:
+        rows = await self._read_all(
+            MESSAGE_STORIES.format(chat="?", message="?"), (chat_id, message_id)
+        )
+        return combined_message(chat_id, message_id, rows)
 
     async def story_edits(self, article_id: int) -> EditFigures | None:
         row = await self._read_one(

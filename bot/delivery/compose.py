@@ -1,6 +1,7 @@
 """What the delivery engine sends: the stories its claims need, their teasers and captions as
 rendered per language, and the message one send carries (a teaser, with its picture in the form
-the chat chose, or a digest of several stories)."""
+the chat chose, or a digest of several stories), and a digest rendered again for a correction
+(bot/delivery/edits.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.texts.formatting import render_caption, render_teaser
+from bot.texts.formatting import render_caption, render_digest, render_teaser
 from bot.texts.replies import plain
 from storage.models import (
     Article,
@@ -37,6 +38,17 @@ class Message:
     photo: str | None = None
     caption: str = ""
     picture: str | None = None
+    # A combined message (a digest or a burst): how its heading was made, recorded with its
+    # deliveries so that a correction can render it again (bot/delivery/edits.py).
+    digest: Digest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A combined message's heading: its kind (`DIGEST_KINDS`) and language."""
+
+    kind: str
+    language: str
 
 
 class Stories:
@@ -140,14 +152,38 @@ class Stories:
         return plain_text
 
 
-def digest_heading(settings: ChatSettings, count: int, *, held: bool, language: str) -> str:
+# A combined message's kind → the phrase of its heading.
+DIGEST_KINDS = {
+    "burst": "burst_heading",
+    "hourly": "digest_heading_hourly",
+    "daily": "digest_heading_daily",
+    "quiet": "digest_heading_quiet",
+}
+
+
+def digest_kind(settings: ChatSettings, *, held: bool) -> str:
+    """Which heading a combined message gets: a burst of stories that arrived at once, or
+    stories held for the chat's hourly or daily digest or its quiet hours."""
     if not held:
-        return plain("burst_heading", language, count=count)
+        return "burst"
     if settings.mode is DeliveryMode.HOURLY:
-        return plain("digest_heading_hourly", language, count=count)
+        return "hourly"
     if settings.mode is DeliveryMode.DAILY:
-        return plain("digest_heading_daily", language, count=count)
-    return plain("digest_heading_quiet", language, count=count)
+        return "daily"
+    return "quiet"
+
+
+def digest_heading(kind: str, count: int, language: str) -> str:
+    return plain(DIGEST_KINDS.get(kind, "burst_heading"), language, count=count)
+
+
+def render_combined(
+    digest: Digest, articles: Sequence[Article], followed_tags: Sequence[Tag]
+) -> tuple[str, int]:
+    """A combined message of `articles` as the engine makes it (render_digest), its heading
+    counting them all; with how many fitted."""
+    heading = digest_heading(digest.kind, len(articles), digest.language)
+    return render_digest(heading, articles, grouping(followed_tags))
 
 
 def grouping(followed_tags: Sequence[Tag]) -> Callable[[Article], str]:

@@ -7,6 +7,12 @@ given back at start (a `kill -9` leaves them claimed), outcomes written one by o
 come. An edit repeated after a crash finds the message as it already is: Telegram answers
 "message is not modified", which counts as done, so a correction reaches each copy once.
 
+A story inside a combined message (a digest or a burst, whose deliveries share its message id)
+is edited by rendering the whole message again, as the engine composed it (bot/delivery/
+compose.py), from its stories' current versions and without the retracted ones: one edit for
+every edit pending on the message, which it settles together. Once none of its stories stands
+the message goes as a teaser of its own does (deleted, or past 48 hours the note).
+
 Edits take the engine's limits: a slot of the same overall budget, the chat's turn in the
 same per-chat spacing (`DeliveryEngine.book_turn`), the engine's pauses (a 429, an outage).
 It also tells the engine of retractions, so that no further copy of a withdrawn story goes out
@@ -27,6 +33,7 @@ from typing import Protocol
 from telegram import Bot
 from telegram.constants import ParseMode
 
+from bot.delivery.compose import Digest, digest_kind, render_combined
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.ratelimit import SendBudget
 from bot.delivery.sender import Failure, FailureKind, classify, post_message
@@ -43,10 +50,12 @@ from storage.models import (
     Article,
     ChatPrefs,
     ChatSettings,
+    CombinedMessage,
     EditAction,
     EditJob,
     EditResult,
     EditStatus,
+    MessageEdit,
     PictureMode,
     is_web_image,
 )
@@ -61,10 +70,11 @@ NOT_MODIFIED = "message is not modified"
 NO_TEXT = "there is no text in the message to edit"
 NO_CAPTION = "there is no caption in the message to edit"
 CANNOT_DELETE = "message can't be deleted"
+DELETE_NOT_FOUND = "message to delete not found"
 # Answers after which the message cannot be edited or deleted: failed, never retried.
 _GONE_MESSAGE = (
     "message to edit not found",
-    "message to delete not found",
+    DELETE_NOT_FOUND,
     "message can't be edited",
     "message_id_invalid",
     "message identifier is not specified",
@@ -275,11 +285,15 @@ class EditWorker:
             while queue and not self._stopping.is_set():
                 job = queue[0]
                 async with self._slots:
-                    result = await self._attempt(job)
-                if result is None:
+                    results = await self._attempt(job)
+                if results is None:
                     continue
                 queue.popleft()
-                self._results.append(result)
+                # A combined message's one edit settles the edits of its other stories too.
+                settled = {result.id for result in results}
+                for other in [other for other in queue if other.id in settled]:
+                    queue.remove(other)
+                self._results.extend(results)
                 try:
                     await self._flush()
                 except StorageUnavailable as exc:
@@ -305,41 +319,117 @@ class EditWorker:
         self._budget.take()
         return True
 
-    async def _attempt(self, job: EditJob) -> EditResult | None:
-        """The edit's outcome; None to try it again at once (after a 429's wait)."""
+    async def _attempt(self, job: EditJob) -> list[EditResult] | None:
+        """The edit's outcome (with those of the edits it settled); None to try it again at
+        once (after a 429's wait)."""
         if job.delivery_status != "sent" or job.message_id is None:
-            return self._result(job, EditStatus.SKIPPED, NOT_SENT)
-        if job.shared:
-            return self._result(job, EditStatus.SKIPPED, IN_A_DIGEST)
-        article = (await self._store.get_articles([job.article_id])).get(job.article_id)
-        if article is None:
-            return self._result(job, EditStatus.SKIPPED, "the story no longer exists")
+            return [self._result(job, EditStatus.SKIPPED, NOT_SENT)]
         prefs = (await self._store.chat_prefs([job.chat_id])).get(job.chat_id) or ChatPrefs(
             job.chat_id, job.chat_type, ChatSettings()
         )
+        if job.shared:
+            return await self._attempt_combined(job, prefs.settings)
+        article = (await self._store.get_articles([job.article_id])).get(job.article_id)
+        if article is None:
+            return [self._result(job, EditStatus.SKIPPED, "the story no longer exists")]
         try:
             if job.action is EditAction.DELETE:
-                outcome = await self._withdraw(job, article, prefs.settings)
+                photo_first = (
+                    article.image is not None and prefs.settings.pictures is PictureMode.PHOTO
+                )
+                outcome = await self._withdraw(job, prefs.settings, photo_first)
             else:
                 outcome = await self._correct(job, article, prefs.settings)
         except _Retry as retry:
             return self._retry(job, retry.failure)
         except _Failed as failed:
-            self.counters.failed += 1
-            logger.warning(
-                "could not edit message %s in chat %s (story %s): %s",
-                job.message_id,
-                job.chat_id,
-                job.article_id,
-                failed,
-            )
-            return self._result(job, EditStatus.FAILED, str(failed))
+            self._log_failure(job, failed)
+            return [self._result(job, EditStatus.FAILED, str(failed))]
         if outcome is None:
             return None
-        setattr(self.counters, outcome, getattr(self.counters, outcome) + 1)
-        return self._result(job, EditStatus.DONE, outcome)
+        self._count(outcome)
+        return [self._result(job, EditStatus.DONE, outcome)]
 
-    def _retry(self, job: EditJob, failure: Failure) -> EditResult | None:
+    async def _attempt_combined(
+        self, job: EditJob, settings: ChatSettings
+    ) -> list[EditResult] | None:
+        """A story inside a combined message (a digest or a burst): the whole message rendered
+        again from its stories' current versions, without the retracted ones, and edited
+        once for every edit pending on it; deleted (or, past 48 hours, turned into the
+        withdrawn note) once none of its stories stands."""
+        assert job.message_id is not None
+        message = await self._store.combined_message(job.chat_id, job.message_id)
+        if message is None:
+            return [self._result(job, EditStatus.SKIPPED, IN_A_DIGEST)]
+        # Read before the stories, so the rendering has at least these revisions.
+        edits = _with_own_edit(job, message.edits)
+        articles = await self._store.get_articles(list(message.article_ids))
+        retracted = await self._store.retracted_among(list(message.article_ids))
+        standing = [
+            articles[article_id]
+            for article_id in message.article_ids
+            if article_id in articles and article_id not in retracted
+        ]
+        try:
+            if standing:
+                outcome = await self._rerender(job, message, standing, settings)
+            else:
+                # An edit queued just after another one deleted the message (the last two
+                # stories retracted at once) finds it gone: that is what it was to do.
+                outcome = await self._withdraw(
+                    job, settings, photo_first=False, gone_is_deleted=True
+                )
+        except _Retry as retry:
+            return self._retry(job, retry.failure)
+        except _Failed as failed:
+            self._log_failure(job, failed)
+            return [self._settled(edit, EditStatus.FAILED, str(failed)) for edit in edits]
+        if outcome is None:
+            return None
+        results = []
+        for edit in edits:
+            # A retracted story's line is gone from the message: deleted, as a teaser of its
+            # own would be ("not modified": it was gone already).
+            done = DELETED if edit.action is EditAction.DELETE and standing else outcome
+            self._count(done)
+            results.append(self._settled(edit, EditStatus.DONE, done))
+        return results
+
+    async def _rerender(
+        self,
+        job: EditJob,
+        message: CombinedMessage,
+        standing: list[Article],
+        settings: ChatSettings,
+    ) -> str | None:
+        """Edit the combined message into what the engine would send of `standing` now, with
+        the heading it was sent with (one an older version did not record: the one it would
+        get now)."""
+        language = settings.language or DEFAULT_LANGUAGE
+        digest = Digest(
+            message.digest_kind or digest_kind(settings, held=message.held),
+            message.digest_language or language,
+        )
+        followed = await self._store.followed_tags(job.chat_id, message.thread_id)
+        text, count = render_combined(digest, standing, followed)
+        if count < len(standing):
+            raise _Failed("the corrected stories no longer fit in one message")
+        return await self._edit(job, text, text, {"is_disabled": True}, False, EDITED)
+
+    def _count(self, outcome: str) -> None:
+        setattr(self.counters, outcome, getattr(self.counters, outcome) + 1)
+
+    def _log_failure(self, job: EditJob, failed: _Failed) -> None:
+        self.counters.failed += 1
+        logger.warning(
+            "could not edit message %s in chat %s (story %s): %s",
+            job.message_id,
+            job.chat_id,
+            job.article_id,
+            failed,
+        )
+
+    def _retry(self, job: EditJob, failure: Failure) -> list[EditResult] | None:
         if failure.kind is FailureKind.RATE_LIMITED:
             # As the engine does: a private chat's 429 is the bot-wide limit.
             self._engine.pause(failure.retry_after if job.chat_id > 0 else 0.0)
@@ -347,16 +437,18 @@ class EditWorker:
         attempts = job.attempts + 1
         if attempts >= self._config.max_attempts:
             self.counters.failed += 1
-            return self._result(job, EditStatus.FAILED, failure.description, attempts=attempts)
+            return [self._result(job, EditStatus.FAILED, failure.description, attempts=attempts)]
         backoff = min(self._config.max_backoff, 2.0 ** (attempts - 1))
-        return EditResult(
-            id=job.id,
-            revision=job.revision,
-            status=EditStatus.PENDING,
-            outcome=failure.description,
-            attempts=attempts,
-            due_at=self._clock() + backoff,
-        )
+        return [
+            EditResult(
+                id=job.id,
+                revision=job.revision,
+                status=EditStatus.PENDING,
+                outcome=failure.description,
+                attempts=attempts,
+                due_at=self._clock() + backoff,
+            )
+        ]
 
     def _result(
         self, job: EditJob, status: EditStatus, outcome: str, *, attempts: int | None = None
@@ -368,6 +460,19 @@ class EditWorker:
             status=status,
             outcome=outcome,
             attempts=job.attempts + 1 if attempts is None else attempts,
+            due_at=now,
+            finished_at=now,
+        )
+
+    def _settled(self, edit: MessageEdit, status: EditStatus, outcome: str) -> EditResult:
+        """The outcome of one of a combined message's edits, settled by its one edit."""
+        now = self._clock()
+        return EditResult(
+            id=edit.id,
+            revision=edit.revision,
+            status=status,
+            outcome=outcome,
+            attempts=edit.attempts + 1,
             due_at=now,
             finished_at=now,
         )
@@ -386,9 +491,15 @@ class EditWorker:
         photo_first = image is not None and settings.pictures is PictureMode.PHOTO
         return await self._edit(job, text, caption, preview, photo_first, EDITED)
 
-    async def _withdraw(self, job: EditJob, article: Article, settings: ChatSettings) -> str | None:
+    async def _withdraw(
+        self,
+        job: EditJob,
+        settings: ChatSettings,
+        photo_first: bool,
+        *,
+        gone_is_deleted: bool = False,
+    ) -> str | None:
         assert job.message_id is not None
-        photo_first = article.image is not None and settings.pictures is PictureMode.PHOTO
         if job.sent_at is None or self._clock() - job.sent_at < DELETE_WINDOW:
             if not await self._wait_turn(job):
                 return None
@@ -397,7 +508,10 @@ class EditWorker:
                 return DELETED
             except Exception as exc:
                 failure = classify(exc)
-                if CANNOT_DELETE not in failure.description.lower():
+                answer = failure.description.lower()
+                if gone_is_deleted and DELETE_NOT_FOUND in answer:
+                    return DELETED
+                if CANNOT_DELETE not in answer:
                     self._raise(failure)
         note = render("withdrawn_note", settings.language or DEFAULT_LANGUAGE)
         outcome = await self._edit(job, note, note, {"is_disabled": True}, photo_first, NOTED)
@@ -449,3 +563,13 @@ class EditWorker:
 class _Failed(Exception):
     """Telegram refused the edit for good (the message is gone, cannot be edited, the chat
     is gone): failed with its reason, not retried."""
+
+
+def _with_own_edit(job: EditJob, edits: tuple[MessageEdit, ...]) -> list[MessageEdit]:
+    """The message's pending edits with the claimed one among them. Should its row have been
+    settled meanwhile (by another edit of the message), it is added as claimed: finish_edits
+    writes pending rows only, so its outcome is not written again."""
+    if any(edit.id == job.id for edit in edits):
+        return list(edits)
+    own = MessageEdit(job.id, job.article_id, job.action, job.revision, job.attempts)
+    return [own, *edits]

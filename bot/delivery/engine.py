@@ -24,12 +24,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.delivery.compose import Message, Stories, digest_heading, grouping
+from bot.delivery.compose import Digest, Message, Stories, digest_kind, render_combined
 from bot.delivery.config import DeliveryConfig
 from bot.delivery.ratelimit import SendBudget
 from bot.delivery.schedule import release_time
 from bot.delivery.sender import Failure, FailureKind, Sender, classify
-from bot.texts.formatting import render_digest
 from bot.texts.replies import DEFAULT_LANGUAGE
 from storage.base import StorageUnavailable, Store
 from storage.models import (
@@ -405,14 +404,14 @@ class DeliveryEngine:
         if combine:
             articles = [self._stories.get(d.article_id) for d in run]
             if all(article is not None for article in articles):
-                heading = digest_heading(settings, len(run), held=head.held, language=language)
+                digest = Digest(digest_kind(settings, held=head.held), language)
                 followed = await self._store.followed_tags(lane.chat_id, head.thread_id)
-                text, count = render_digest(
-                    heading, [a for a in articles if a is not None], grouping(followed)
+                text, count = render_combined(
+                    digest, [a for a in articles if a is not None], followed
                 )
                 if count > 1:
                     taken = tuple(self._take(lane, count))
-                    return Message(taken, text, False, head.thread_id)
+                    return Message(taken, text, False, head.thread_id, digest=digest)
         (delivery,) = self._take(lane, 1)
         return self._stories.teaser_message(delivery, settings, language)
 
@@ -450,7 +449,13 @@ class DeliveryEngine:
             self._outage_backoff = 0.0
             for delivery in message.deliveries:
                 self.counters.sent += 1
-                self._finish(delivery, DeliveryStatus.SENT, None, message_id=message_id)
+                self._finish(
+                    delivery,
+                    DeliveryStatus.SENT,
+                    None,
+                    message_id=message_id,
+                    digest=message.digest,
+                )
                 if self._on_sent is not None:
                     self._on_sent(delivery)
         finally:
@@ -622,6 +627,7 @@ class DeliveryEngine:
         attempts: int | None = None,
         *,
         message_id: int | None = None,
+        digest: Digest | None = None,
     ) -> None:
         self._claimed_ids.discard(delivery.id)
         self._results.append(
@@ -633,6 +639,8 @@ class DeliveryEngine:
                 error=error,
                 finished_at=time.time(),
                 message_id=message_id,
+                digest_kind=None if digest is None else digest.kind,
+                digest_language=None if digest is None else digest.language,
             )
         )
         if len(self._results) >= self._config.flush_size:

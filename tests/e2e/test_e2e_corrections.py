@@ -7,6 +7,7 @@ a fan-out sends no further copy; the admins' /retract asks first and refuses for
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,19 @@ import pytest
 
 from bot.context import TagwireApplication
 from bot.emulator import BotApiEmulator
+from bot.texts.plain import MESSAGE_LIMIT, utf16_len
 from handlers.corrections import button_data
 from tests.support.commands import environment, run_tagwire
-from tests.support.harness import TOKEN, StartBot, buttons, outbox_settled, push
+from tests.support.harness import (
+    TOKEN,
+    FakeClock,
+    StartBot,
+    api_client,
+    buttons,
+    links,
+    outbox_settled,
+    push,
+)
 from tests.support.sql import query
 from tests.support.updates import follow, say, tap, teaser_text, teasers
 
@@ -268,3 +279,137 @@ async def test_tagwire_retract_asks_for_yes_when_not_on_a_terminal(
     twice = await asyncio.to_thread(run_tagwire, "retract", url, "--yes", env=env)
     assert twice.returncode == 1
     assert "already" in twice.stderr
+
+
+# Stories inside a combined message (here a daily digest): the message is rendered again from
+# its stories' current versions and edited once; a retracted story's line is taken out, and
+# the message is deleted once none of its stories stands.
+
+DIGEST_DAY = datetime(2030, 6, 1, tzinfo=UTC)
+
+
+def digest_edits(emulator: BotApiEmulator, digest: dict[str, Any]) -> list[Any]:
+    return [
+        c
+        for c in calls(emulator, "editMessageText", READER)
+        if c.params.get("message_id") == digest["message_id"]
+    ]
+
+
+def not_held(database: Path | str) -> int:
+    [(count,)] = query(
+        database, "SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND NOT held"
+    )
+    return int(str(count))
+
+
+async def daily_digest(
+    emulator: BotApiEmulator, client: httpx.AsyncClient, database: Path | str, clock: FakeClock
+) -> tuple[dict[str, Any], list[int]]:
+    """READER's daily digest (08:00 UTC) of three stories, and their ids; the clock is then
+    back at the real time, by which the edits count Telegram's 48 hours."""
+    await follow(emulator, READER, READER, "Japan")
+    panel = await say(emulator, READER, READER, "/settings")
+    await tap(emulator, READER, READER, panel, "cfg:mode:daily")
+    clock.set(DIGEST_DAY.replace(hour=7, minute=30))
+    ids = await publish(
+        client,
+        story("harbour", title="Harbour reopens"),
+        story("rail", title="Rail strike ends"),
+        story("kuril", title="Kuril talks resume"),
+    )
+    await emulator.wait_for(lambda: not_held(database) == 0)
+    before = len(emulator.sent_messages(READER))
+    clock.set(DIGEST_DAY.replace(hour=8, second=1))
+    digest = (await emulator.wait_for_messages(READER, before + 1))[before]
+    await settled(emulator, database)
+    clock.set(datetime.now(UTC))
+    assert digest["text"].startswith("Your daily digest: 3 stories")
+    assert len(links(digest)) == 3
+    return digest, ids
+
+
+def within_telegram_limits(message: dict[str, Any]) -> bool:
+    """The edited text as Telegram stored it (the emulator parsed its HTML) fits a message."""
+    return 0 < utf16_len(str(message["text"])) <= MESSAGE_LIMIT
+
+
+async def test_a_correction_edits_the_digest_it_went_out_in_once(
+    emulator: BotApiEmulator, start_bot: StartBot, database: Path | str
+) -> None:
+    clock = FakeClock(DIGEST_DAY.timestamp())
+    async with (
+        start_bot(clock=clock, ingest_token=API_TOKEN, http_port=0) as application,
+        api_client(application) as client,
+    ):
+        digest, (harbour, rail, kuril) = await daily_digest(emulator, client, database, clock)
+        sent = len(emulator.sent_messages(READER))
+        patched = await client.patch(
+            f"/api/articles/{rail}", json={"title": "Rail strike ends, corrected"}, headers=AUTH
+        )
+        assert patched.json()["edits_queued"] == 1
+        await emulator.wait_for(
+            lambda: "corrected" in current(emulator, READER, digest)["text"], timeout=15
+        )
+        await settled(emulator, database)
+        edited = current(emulator, READER, digest)
+        assert len(digest_edits(emulator, digest)) == 1
+        assert edited["text"].startswith("Your daily digest: 3 stories")
+        lines = [line for line in edited["text"].splitlines() if line.startswith("•")]
+        assert lines == [
+            "• Harbour reopens",
+            "• Rail strike ends, corrected",
+            "• Kuril talks resume",
+        ]
+        assert links(edited) == links(digest)
+        assert within_telegram_limits(edited)
+        # Edited in place: no new message.
+        assert len(emulator.sent_messages(READER)) == sent
+        report = (await client.get(f"/api/articles/{rail}/report", headers=AUTH)).json()
+        assert (report["edits"]["edited"], report["edits"]["skipped"]) == (1, 0)
+        for other in (harbour, kuril):
+            untouched = (await client.get(f"/api/articles/{other}/report", headers=AUTH)).json()
+            assert not untouched.get("edits")
+
+
+async def test_a_retraction_takes_its_story_out_of_the_digest_and_the_last_deletes_it(
+    emulator: BotApiEmulator, start_bot: StartBot, database: Path | str
+) -> None:
+    clock = FakeClock(DIGEST_DAY.timestamp())
+    async with (
+        start_bot(clock=clock, ingest_token=API_TOKEN, http_port=0) as application,
+        api_client(application) as client,
+    ):
+        digest, (harbour, rail, kuril) = await daily_digest(emulator, client, database, clock)
+        sent = len(emulator.sent_messages(READER))
+        answer = await client.delete(f"/api/articles/{harbour}", headers=AUTH)
+        assert answer.json()["deletes_queued"] == 1
+        await emulator.wait_for(
+            lambda: "Harbour" not in current(emulator, READER, digest)["text"], timeout=15
+        )
+        await settled(emulator, database)
+        edited = current(emulator, READER, digest)
+        assert edited["text"].startswith("Your daily digest: 2 stories")
+        assert links(edited) == links(digest)[1:]
+        assert within_telegram_limits(edited)
+        assert len(digest_edits(emulator, digest)) == 1
+        assert emulator.calls_of("deleteMessage") == []
+        report = (await client.get(f"/api/articles/{harbour}/report", headers=AUTH)).json()
+        assert (report["edits"]["deleted"], report["edits"]["skipped"]) == (1, 0)
+        for article_id in (rail, kuril):
+            answer = await client.delete(f"/api/articles/{article_id}", headers=AUTH)
+            assert answer.json()["deletes_queued"] == 1
+        await emulator.wait_for(lambda: not current(emulator, READER, digest), timeout=15)
+        await settled(emulator, database)
+        # One deletion; a second only when the last edit was queued just after the first had
+        # read the message's pending edits, and Telegram then answers that it is gone.
+        deletion, *again = emulator.calls_of("deleteMessage")
+        assert (deletion.params["message_id"], deletion.status) == (digest["message_id"], 200)
+        assert [(call.params["message_id"], call.status) for call in again] in (
+            [],
+            [(digest["message_id"], 400)],
+        )
+        assert len(emulator.sent_messages(READER)) == sent
+        for article_id in (rail, kuril):
+            report = (await client.get(f"/api/articles/{article_id}/report", headers=AUTH)).json()
+            assert (report["edits"]["deleted"], report["edits"]["skipped"]) == (1, 0)
