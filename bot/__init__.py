@@ -13,7 +13,7 @@ below it (checked by `lint-imports`, contracts in pyproject.toml):
 - small services: `chats`, `following`, `leadership` (one leader per bot), `search`,
   `throttle`, `updates`;
 - `texts` (wording in every language, plain-text helpers, story formatting);
-- `tags`, `settings`, `logs`, then `errors`;
+- `tags`, `settings`, `logs`, `progress` (the long commands' bar on a terminal), then `errors`;
 - `storage` (all SQL), which imports nothing from the bot.
 
 `emulator` (a local Bot API for tests, benchmarks and the sandbox) stands outside: the running

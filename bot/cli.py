@@ -8,10 +8,10 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from bot.errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from bot.intake.corrections_cli import add_corrections_parsers, run_corrections_command
@@ -19,8 +19,11 @@ from bot.intake.feeds_cli import add_feeds_parser, run_feeds_command
 from bot.intake.stories_cli import add_stories_parsers, run_stories_command
 from bot.leadership import INSTANCES_WINDOW
 from bot.logs import configure_logging
+from bot.progress import TerminalBar
 from bot.settings import Settings, SettingsError, load_settings
 from storage import StorageUnavailable
+
+_Item = TypeVar("_Item")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -161,7 +164,8 @@ def _backup(settings: Settings, file: Path, *, force: bool) -> int:
     try:
         if not created:
             file.unlink()
-        summary = backup_database(database, file)
+        with TerminalBar(" pages") as bar:
+            summary = backup_database(database, file, bar.reach if bar.shown else None)
     except OSError as exc:
         print(f"tagwire: cannot write the backup to {file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,7 +194,8 @@ def _migrate_db(source: str, target: str, *, force: bool) -> int:
             print(f"tagwire: {option}: {exc}", file=sys.stderr)
             return EXIT_USAGE
     # A progress bar only for someone watching; the same summary either way.
-    progress = BarProgress(print, bar=sys.stdout.isatty())
+    bar = TerminalBar(" rows")
+    progress = BarProgress(print, bar=bar if bar.shown else None)
     try:
         report = asyncio.run(transfer(ends[0], ends[1], force=force, progress=progress))
     except TargetNotEmpty as exc:
@@ -284,9 +289,11 @@ async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> 
             # An import (--no-notify) commits every 5000 stories rather than 1000: each commit
             # rewrites the index pages it touched, and bench.push got a third more stories/s.
             batch_size = BATCH_SIZE if notify else 5 * BATCH_SIZE
-            report = await Ingestor(store).ingest(
-                read_records(stream), notify=notify, batch_size=batch_size
-            )
+            # Records typed by hand need no bar.
+            with TerminalBar(" records", enabled=not stream.isatty()) as bar:
+                report = await Ingestor(store).ingest(
+                    _counted(read_records(stream), bar), notify=notify, batch_size=batch_size
+                )
         except UnicodeDecodeError as exc:
             print(f"tagwire: the input is not UTF-8 text ({exc.reason})", file=sys.stderr)
             return EXIT_USAGE
@@ -318,6 +325,17 @@ async def _push_stream(settings: Settings, stream: IO[str], *, notify: bool) -> 
         summary += f"; {report.corrected} corrected (their teasers are edited by the bot)"
     print(summary)
     return EXIT_REJECTED if report.rejected else EXIT_OK
+
+
+def _counted(items: Iterable[_Item], bar: TerminalBar) -> Iterator[_Item]:
+    """`items`, each counted on `bar` as it is taken."""
+    if not bar.shown:
+        yield from items
+        return
+    bar.start()
+    for item in items:
+        bar.advance()
+        yield item
 
 
 def _sandbox(settings: Settings, port: int, database: Path | None, stories: Path | None) -> int:

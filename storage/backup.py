@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +37,9 @@ _DAMAGED_CODES = frozenset({11, 26})
 _STATISTICS = frozenset({("table", "sqlite_stat1"), ("table", "sqlite_stat4")})
 # Objects named in each part of a refusal; the rest are counted.
 _NAMED = 8
+# Pages the online backup copies between two reports of progress: 4 MiB at SQLite's default
+# page size, a step short enough for a bar that moves and long enough to cost nothing.
+BACKUP_STEP_PAGES = 1024
 # Tables first, then views and triggers (what runs), then indexes.
 _KIND_ORDER = {"table": 0, "view": 1, "trigger": 2, "index": 3}
 _SPACE_AROUND_PUNCTUATION = re.compile(r"\s*([(),])\s*")
@@ -44,13 +48,20 @@ _SPACE_AROUND_PUNCTUATION = re.compile(r"\s*([(),])\s*")
 Schema = dict[tuple[str, str], tuple[str, str]]
 
 
-def backup_database(source: Path, destination: Path) -> BackupSummary:
+# What a copy reports after each step: pages copied, pages in all.
+PagesProgress = Callable[[int, int], None]
+
+
+def backup_database(
+    source: Path, destination: Path, progress: PagesProgress | None = None
+) -> BackupSummary:
     """Copy `source` to `destination` with SQLite's online backup, which is consistent even
-    while the bot writes. Blocking: run it in a thread from async code."""
+    while the bot writes; `progress` is told the pages copied after each step. Blocking: run
+    it in a thread from async code."""
     if not source.exists():
         raise StorageUnavailable(f"there is no database at {source}")
     try:
-        _copy(source, destination)
+        _copy(source, destination, progress)
     except sqlite3.Error as exc:
         raise StorageUnavailable(f"cannot back up {source} to {destination}: {exc}") from exc
     return check_backup(destination)
@@ -199,11 +210,49 @@ def _damaged(error: sqlite3.DatabaseError) -> bool:
     return code is not None and code & 0xFF in _DAMAGED_CODES
 
 
-def _copy(source: Path, destination: Path) -> None:
+def _copy(source: Path, destination: Path, progress: PagesProgress | None = None) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     create_private(destination)
     with closing(_connect(source)) as src, closing(_connect(destination)) as dst:
+        if progress is None:
+            src.backup(dst)
+            return
+        # One read transaction for the whole copy, as the single step of all pages above
+        # holds: every step reads the same snapshot. Without it, a step after anyone's write
+        # starts the copy again from the first page, and a bot writing every second would
+        # keep a large copy from ever ending.
+        src.execute("BEGIN")
+        src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        _copy_in_steps(src, dst, progress)
+
+
+class _Restarted(Exception):
+    """The stepped copy started again from the first page."""
+
+
+def _copy_in_steps(
+    src: sqlite3.Connection, dst: sqlite3.Connection, progress: PagesProgress
+) -> None:
+    """Copy `src` into `dst` BACKUP_STEP_PAGES at a time, telling `progress` after each step.
+    Should the copy start again (the source changed between steps), it is finished in one
+    step of all pages instead, so it ends whatever writes the source."""
+    left: int | None = None
+
+    def step(status: int, remaining: int, pages: int) -> None:
+        nonlocal left
+        # A step that copied (not one that found the source busy) and is no nearer the end
+        # started again from the first page.
+        if status == sqlite3.SQLITE_OK and left is not None and remaining >= left:
+            raise _Restarted
+        left = remaining
+        progress(pages - remaining, pages)
+
+    try:
+        src.backup(dst, pages=BACKUP_STEP_PAGES, progress=step)
+    except _Restarted:
         src.backup(dst)
+        pages = src.execute("PRAGMA page_count").fetchone()[0]
+        progress(pages, pages)
 
 
 def _copy_from(src: sqlite3.Connection, destination: Path) -> None:

@@ -139,41 +139,48 @@ class QuietProgress:
         return None
 
 
+class RowsBar(Protocol):
+    """A progress bar of rows: bot/progress.py's TerminalBar, which draws one only on a
+    terminal (storage imports nothing from the bot, so the command hands it in)."""
+
+    def start(self, total: int | None = None) -> None: ...
+
+    def advance(self, done: int = 1) -> None: ...
+
+    def describe(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class BarProgress(QuietProgress):
     """What `tagwire migrate-db` shows: the rows `force` replaces, said in one line by `say`,
-    and, with `bar`, a progress bar (tqdm, on standard error) of the rows copied out of all,
-    the current table beside it."""
+    and, with `bar`, a progress bar of the rows copied out of all, the current table beside
+    it."""
 
-    def __init__(self, say: Callable[[str], None], *, bar: bool) -> None:
+    def __init__(self, say: Callable[[str], None], *, bar: RowsBar | None) -> None:
         self._say = say
-        self._show = bar
-        self._bar: Any = None
+        self._bar = bar
         self._table = ""
 
     def replacing(self, counts: Mapping[str, int]) -> None:
         self._say(f"--force: replacing what the target holds: {describe_counts(counts)}")
 
     def begin(self, counts: Mapping[str, int]) -> None:
-        if not self._show:
-            return
-        from tqdm import tqdm  # type: ignore[import-untyped]
-
-        total = sum(counts.values())
-        self._bar = tqdm(total=total, unit=" rows", unit_scale=total >= 10_000, dynamic_ncols=True)
+        if self._bar is not None:
+            self._bar.start(sum(counts.values()))
 
     def advance(self, table: str, rows: int) -> None:
         if self._bar is None:
             return
         if table != self._table:
             self._table = table
-            self._bar.set_description(table)
-        self._bar.update(rows)
+            self._bar.describe(table)
+        self._bar.advance(rows)
 
     def end(self) -> None:
         if self._bar is not None:
-            self._bar.set_description("checking")
+            self._bar.describe("checking")
             self._bar.close()
-            self._bar = None
 
 
 @dataclass(frozen=True, slots=True)
