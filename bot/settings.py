@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = None
     # Requests to /api/* one client address, and the token, may make a minute (429 beyond).
     api_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    # Swagger UI at /docs (with the API on); off where the API should not describe itself.
+    api_docs: bool = True
     instance_name: str = Field(
         default="",
         max_length=64,

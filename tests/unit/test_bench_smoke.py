@@ -242,3 +242,11 @@ def test_pool_reset_benchmark_measures_both_pools(tmp_path: Path) -> None:
     for pool in ("asyncpg's reset", "no reset"):
         assert measured[f"{pool}: /latest a second"] > 0
         assert measured[f"{pool}: p99"] >= measured[f"{pool}: p50 of a /latest"] > 0
+
+
+def test_api_benchmark_times_both_handlers_side_by_side(tmp_path: Path) -> None:
+    stdout, report = run_bench("api", "--stories", "5", "--warmup", "1", out=tmp_path)
+    assert_well_formed("api", stdout, report)
+    for handlers in ("starlette", "fastapi"):
+        assert len(report["details"]["timings_ms"][handlers]["post"]) == 5
+        assert report["details"]["medians_ms"][handlers]["post"] > 0
