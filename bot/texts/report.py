@@ -1,6 +1,6 @@
 """Scheduled stories and the report per story, in words: the same lines for `tagwire story` /
 `tagwire stories` (plain English) and the admins' /story (Telegram HTML, English or Russian),
-from the `report_*` keys of replies.py and russian.py."""
+from the `report_*` messages of the catalogues."""
 
 from __future__ import annotations
 
