@@ -23,12 +23,12 @@ from bot.intake.feeds import display_url
 from bot.intake.ingest import RawRecord
 from bot.leadership import INSTANCES_WINDOW
 from bot.tags import split_tag_list
-from bot.texts.formatting import render_teaser
+from bot.texts.formatting import render_caption, render_teaser
 from bot.texts.plain import MESSAGE_LIMIT, utf16_len
 from bot.texts.replies import Html, plain, render
 from bot.texts.report import when as report_when
 from handlers import admin_feeds, corrections, newsroom
-from handlers.common import command_argument, language_of, reply
+from handlers.common import command_argument, language_of, reply, reply_photo
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,14 @@ async def _publish(
         article = schedule.article
     if article is None:
         await reply(update, head)
+        return
+    caption = render_caption(article) if article.image else None
+    if article.image and caption is not None:
+        # As the readers get it: the picture with the teaser as its caption.
+        await reply(update, head)
+        if not await reply_photo(update, article.image, caption):
+            # Telegram refused the picture: the readers get the text teaser, so does the admin.
+            await reply(update, render_teaser(article))
         return
     teaser = render_teaser(article)
     combined = head + "\n\n" + teaser

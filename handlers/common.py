@@ -100,6 +100,28 @@ async def reply(
     await post_message(message.get_bot(), values, reply=True)
 
 
+async def reply_photo(update: Update, photo: str, caption: str) -> bool:
+    """A photo with its caption (Telegram HTML) in the message's chat and topic; False when
+    Telegram refuses the picture (a URL it cannot fetch, a file that is no image), so that
+    the caller answers with text instead."""
+    message = update.effective_message
+    if message is None:
+        return False
+    values: dict[str, object] = {
+        "chat_id": message.chat_id,
+        "photo": photo,
+        "caption": caption,
+        "parse_mode": ParseMode.HTML.value,
+    }
+    if message.is_topic_message and message.message_thread_id is not None:
+        values["message_thread_id"] = message.message_thread_id
+    try:
+        await post_message(message.get_bot(), values, reply=True, method="sendPhoto")
+    except BadRequest:
+        return False
+    return True
+
+
 def alert(text: str) -> str:
     """A tap's answer within Telegram's limit, whatever name it quotes (a channel's title
     may take 128 characters)."""

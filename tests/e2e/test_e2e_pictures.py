@@ -230,7 +230,7 @@ async def test_post_with_a_photo_or_a_picture_url_publishes_the_picture(
     update = emulator.send_photo(
         ADMIN, ADMIN, caption="/post https://news.example.com/dawn Harbour at dawn #Japan"
     )
-    [published] = await emulator.wait_for_messages(ADMIN, 1)
+    published = (await emulator.wait_for_messages(ADMIN, 1))[0]
     assert "Published. Chats to notify: 1." in published["text"]
     await emulator.wait_for(lambda: len(photos(emulator, READER)) == 1)
     [call] = photo_calls(emulator, READER)
@@ -251,6 +251,31 @@ async def test_post_with_a_photo_or_a_picture_url_publishes_the_picture(
     assert [row[2] for row in stored_message_ids(database, READER)] == [
         m["message_id"] for m in photos(emulator, READER)
     ]
+    # The admin sees each story as its readers do: the picture, the teaser as its caption.
+    await emulator.wait_for(lambda: len(photos(emulator, ADMIN)) == 2)
+    assert [m["caption"] for m in photos(emulator, ADMIN)] == [
+        m["caption"] for m in photos(emulator, READER)
+    ]
+
+
+async def test_post_with_a_picture_telegram_refuses_shows_the_admin_the_text_teaser(
+    emulator: BotApiEmulator, bot: TagwireApplication
+) -> None:
+    emulator.add_user(ADMIN)
+    await follow(emulator, READER, READER, "Japan")
+    refused_picture = "https://pictures.invalid/d.jpg"
+    emulator.send_text(
+        ADMIN, ADMIN, f"/post https://news.example.com/dusk {refused_picture} Dusk #Japan"
+    )
+    published, teaser = await emulator.wait_for_messages(ADMIN, 2)
+    assert "Published. Chats to notify: 1." in published["text"]
+    assert teaser["text"].startswith("Dusk\n\nRead more")
+    assert photos(emulator, ADMIN) == []
+    [refused] = photo_calls(emulator, ADMIN)
+    assert refused.status == 400
+    # The reader, too, gets the story as text.
+    delivered = (await emulator.wait_for_messages(READER, 2))[-1]
+    assert delivered["text"].startswith("Dusk")
 
 
 async def test_tagwire_push_carries_the_picture_and_refuses_a_bad_one(
