@@ -195,7 +195,7 @@ class StoryEdits(_Answer):
     deleted: int
     noted: int = Field(description="Teasers older than 48 hours, edited into the withdrawn note.")
     deletes_pending: int
-    skipped: int = Field(description="Never sent, or inside a digest: not edited.")
+    skipped: int = Field(description="Never sent, or its message was not found: not edited.")
     failed: int
     failures: list[FailureCount]
 
