@@ -23,7 +23,7 @@ def add_corrections_parsers(
         description="Stores the fields given (the others stay) and queues an edit of every "
         "teaser already delivered for the story; the running bot sends them at its limits "
         "(a photo's caption is edited, its picture stays). Teasers still pending go out with "
-        "the new text. Stories inside digests are not edited. Exit status 1 when no story "
+        "the new text. A digest is edited as a whole. Exit status 1 when no story "
         "has the URL.",
     )
     edit.add_argument("url", help="the story's URL (or its id)")

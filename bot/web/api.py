@@ -504,8 +504,8 @@ class OperatorApi:
             summary="Correct a story",
             description="Stores the new version and edits every teaser already delivered for "
             "it in place (editMessageText, or editMessageCaption for a photo), at the bot's "
-            "limits; a teaser still pending goes out with the new text. Stories inside "
-            "digests are not edited.",
+            "limits; a teaser still pending goes out with the new text. A digest or combined "
+            "message is rendered again from its stories and edited once.",
             responses={
                 200: {"model": schemas.Correction, "description": "Stored; edits queued."},
                 **error_responses(
