@@ -383,7 +383,7 @@ class EditWorker:
             return self._retry(job, retry.failure)
         except _Failed as failed:
             self._log_failure(job, failed)
-            return [self._settled(edit, EditStatus.FAILED, str(failed)) for edit in edits]
+            return [self._result(edit, EditStatus.FAILED, str(failed)) for edit in edits]
         if outcome is None:
             return None
         results = []
@@ -392,7 +392,7 @@ class EditWorker:
             # own would be ("not modified": it was gone already).
             done = DELETED if edit.action is EditAction.DELETE and standing else outcome
             self._count(done)
-            results.append(self._settled(edit, EditStatus.DONE, done))
+            results.append(self._result(edit, EditStatus.DONE, done))
         return results
 
     async def _rerender(
@@ -451,28 +451,22 @@ class EditWorker:
         ]
 
     def _result(
-        self, job: EditJob, status: EditStatus, outcome: str, *, attempts: int | None = None
+        self,
+        edit: EditJob | MessageEdit,
+        status: EditStatus,
+        outcome: str,
+        *,
+        attempts: int | None = None,
     ) -> EditResult:
-        now = self._clock()
-        return EditResult(
-            id=job.id,
-            revision=job.revision,
-            status=status,
-            outcome=outcome,
-            attempts=job.attempts + 1 if attempts is None else attempts,
-            due_at=now,
-            finished_at=now,
-        )
-
-    def _settled(self, edit: MessageEdit, status: EditStatus, outcome: str) -> EditResult:
-        """The outcome of one of a combined message's edits, settled by its one edit."""
+        """The final outcome of an edit: the one claimed, or one of a combined message's
+        edits settled by the message's one edit."""
         now = self._clock()
         return EditResult(
             id=edit.id,
             revision=edit.revision,
             status=status,
             outcome=outcome,
-            attempts=edit.attempts + 1,
+            attempts=edit.attempts + 1 if attempts is None else attempts,
             due_at=now,
             finished_at=now,
         )
