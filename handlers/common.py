@@ -11,6 +11,7 @@ from telegram import (
     Chat,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -93,8 +94,7 @@ async def reply(
             "message_id": message.message_id,
             "allow_sending_without_reply": True,
         }
-    if message.is_topic_message and message.message_thread_id is not None:
-        values["message_thread_id"] = message.message_thread_id
+    _in_its_topic(message, values)
     if reply_markup is not None:
         values["reply_markup"] = reply_markup.to_dict()
     await post_message(message.get_bot(), values, reply=True)
@@ -113,13 +113,18 @@ async def reply_photo(update: Update, photo: str, caption: str) -> bool:
         "caption": caption,
         "parse_mode": ParseMode.HTML.value,
     }
-    if message.is_topic_message and message.message_thread_id is not None:
-        values["message_thread_id"] = message.message_thread_id
+    _in_its_topic(message, values)
     try:
         await post_message(message.get_bot(), values, reply=True, method="sendPhoto")
     except BadRequest:
         return False
     return True
+
+
+def _in_its_topic(message: Message, values: dict[str, object]) -> None:
+    """An answer to a message in a forum topic goes to that topic."""
+    if message.is_topic_message and message.message_thread_id is not None:
+        values["message_thread_id"] = message.message_thread_id
 
 
 def alert(text: str) -> str:
